@@ -1,0 +1,379 @@
+//! The command-line front end: clap definitions and one small function per command.
+//! With `main.rs`, the only code that prints to stdout.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, bail};
+use chrono::{NaiveDate, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::config::{self, Config, Format};
+use crate::digest::{self, Window};
+use crate::fetch::Fetcher;
+use crate::pipeline::{self, RefreshReport, SharedStore, SourceOutcome};
+use crate::store::Store;
+
+/// roundup: your region's news feeds as one deduplicated daily digest.
+#[derive(Debug, Parser)]
+#[command(name = "roundup", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// Config file [default: $ROUNDUP_CONFIG, ./roundup.toml,
+    /// $XDG_CONFIG_HOME/roundup/roundup.toml, /etc/roundup/roundup.toml]
+    #[arg(long, global = true, env = "ROUNDUP_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// More log output on stderr (-v info, -vv debug); RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Less log output on stderr.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub quiet: u8,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Write a commented starter config with real regional outlets (never overwrites).
+    Init {
+        /// Where to write it [default: --config, else ./roundup.toml].
+        path: Option<PathBuf>,
+    },
+    /// Validate the config and list each source with its next fetch time.
+    Check,
+    /// Run the fetch/digest loop; with --once, one cycle and one digest, then exit.
+    Run {
+        /// One fetch cycle, write the digest files, exit.
+        #[arg(long)]
+        once: bool,
+    },
+    /// One fetch cycle over all (or the named) sources; one summary line per source.
+    Fetch {
+        /// Only this source (repeatable).
+        #[arg(long = "source", value_name = "ID")]
+        sources: Vec<String>,
+    },
+    /// Render a digest (default: markdown on stdout, window = digest.window).
+    Digest {
+        /// Stories first seen within this long before now, e.g. 24h, 7d.
+        #[arg(long, conflicts_with = "date", value_parser = humantime::parse_duration)]
+        window: Option<std::time::Duration>,
+        /// One local calendar day (fetch.timezone), YYYY-MM-DD.
+        #[arg(long)]
+        date: Option<NaiveDate>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = FormatArg::Markdown)]
+        format: FormatArg,
+        /// Write to this file (atomically) instead of stdout; `-` is stdout.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Per source: last fetch, HTTP status, entries, failures, last error, next fetch.
+    Status,
+}
+
+/// Digest formats on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FormatArg {
+    /// Markdown.
+    Markdown,
+    /// Self-contained HTML.
+    Html,
+    /// Atom 1.0.
+    Atom,
+    /// JSON.
+    Json,
+}
+
+impl From<FormatArg> for Format {
+    fn from(f: FormatArg) -> Format {
+        match f {
+            FormatArg::Markdown => Format::Markdown,
+            FormatArg::Html => Format::Html,
+            FormatArg::Atom => Format::Atom,
+            FormatArg::Json => Format::Json,
+        }
+    }
+}
+
+/// Process exit codes (PRODUCT.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// 0: success.
+    Success = 0,
+    /// 1: some sources failed; the rest were processed and stored.
+    SourcesFailed = 1,
+    /// 2: usage or config error; nothing fetched.
+    Usage = 2,
+    /// 3: storage error (database unreadable, disk full).
+    Storage = 3,
+}
+
+/// A usage error detected after argument parsing (unknown source id, file exists…).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Runs the parsed command.
+///
+/// # Errors
+/// Any failure, for `main` to print once and map to an [`Exit`] code.
+pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
+    match cli.command {
+        Command::Init { ref path } => init(path.as_deref().or(cli.config.as_deref())),
+        Command::Check => check(&load(&cli)?),
+        Command::Run { once: true } => run_once(&load(&cli)?).await,
+        Command::Run { once: false } => {
+            bail!(UsageError(
+                "the long-running daemon is not built yet; use `roundup run --once` from cron"
+                    .into()
+            ))
+        }
+        Command::Fetch { ref sources } => fetch(&load(&cli)?, sources).await,
+        Command::Digest {
+            window,
+            date,
+            format,
+            ref output,
+        } => digest_cmd(&load(&cli)?, window, date, format.into(), output.as_deref()),
+        Command::Status => status(&load(&cli)?),
+    }
+}
+
+fn load(cli: &Cli) -> anyhow::Result<Config> {
+    Ok(config::load(&config::locate(cli.config.as_deref()))?)
+}
+
+fn open_store(config: &Config) -> anyhow::Result<Store> {
+    Ok(Store::open(&config.database)?)
+}
+
+fn init(path: Option<&Path>) -> anyhow::Result<Exit> {
+    let path = path.unwrap_or(Path::new("roundup.toml"));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
+    let mut file = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            bail!(UsageError(format!(
+                "{}: already exists; refusing to overwrite it",
+                path.display()
+            )))
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot create {}", path.display())),
+    };
+    file.write_all(config::STARTER_CONFIG.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))?;
+    println!(
+        "wrote {}; edit it, then run `roundup --config {} check`",
+        path.display(),
+        path.display()
+    );
+    Ok(Exit::Success)
+}
+
+fn check(config: &Config) -> anyhow::Result<Exit> {
+    let now = Utc::now();
+    let tz = config.fetch.timezone;
+    println!(
+        "{}: ok, {} sources ({} enabled), database {}",
+        config.path.display(),
+        config.sources.len(),
+        config.enabled_sources().count(),
+        config.database.display()
+    );
+    for s in &config.sources {
+        let schedule = config.schedule_for(s);
+        let next = match (s.enabled, schedule.next_after(now, tz)) {
+            (false, _) => "disabled".to_owned(),
+            (true, Some(t)) => t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string(),
+            (true, None) => "never".to_owned(),
+        };
+        println!(
+            "{:<14} {:<28} {:<14} {:<16} next {:<22} {}",
+            s.id,
+            truncate(&s.name, 28),
+            truncate(&s.region, 14),
+            schedule.expr(),
+            next,
+            s.url
+        );
+    }
+    Ok(Exit::Success)
+}
+
+async fn cycle(config: &Config, only: &[String]) -> anyhow::Result<RefreshReport> {
+    for id in only {
+        if !config.sources.iter().any(|s| &s.id == id) {
+            bail!(UsageError(format!(
+                "unknown source id {id:?} (see `roundup check`)"
+            )));
+        }
+    }
+    let sources: Vec<_> = config
+        .sources
+        .iter()
+        .filter(|s| {
+            if only.is_empty() {
+                s.enabled
+            } else {
+                only.contains(&s.id)
+            }
+        })
+        .cloned()
+        .collect();
+    let store: SharedStore = Arc::new(Mutex::new(open_store(config)?));
+    let fetcher = Fetcher::new(&config.fetch).context("cannot build the HTTP client")?;
+    Ok(pipeline::refresh_all(config, &sources, &store, &fetcher).await?)
+}
+
+fn print_report(report: &RefreshReport) {
+    let width = report
+        .sources
+        .iter()
+        .map(|s| s.source_id.len())
+        .max()
+        .unwrap_or(0);
+    for s in &report.sources {
+        let line = match &s.outcome {
+            SourceOutcome::NotModified => "ok    304  not modified".to_owned(),
+            SourceOutcome::Stored { status, report } => format!(
+                "ok    {status}  new {}  updated {}  unchanged {}",
+                report.new, report.updated, report.unchanged
+            ),
+            SourceOutcome::Failed { status, error } => format!(
+                "error {}  {error}",
+                status.map_or_else(|| "---".to_owned(), |c| c.to_string())
+            ),
+            SourceOutcome::StoreFailed(error) => format!("error ---  {error}"),
+        };
+        println!("{:<width$}  {line}", s.source_id);
+    }
+}
+
+fn exit_for(report: &RefreshReport) -> anyhow::Result<Exit> {
+    if let Some(e) = report.storage_error() {
+        bail!(crate::store::StoreError::Task(e.to_owned()));
+    }
+    Ok(if report.failed() > 0 {
+        Exit::SourcesFailed
+    } else {
+        Exit::Success
+    })
+}
+
+async fn fetch(config: &Config, only: &[String]) -> anyhow::Result<Exit> {
+    let report = cycle(config, only).await?;
+    print_report(&report);
+    exit_for(&report)
+}
+
+async fn run_once(config: &Config) -> anyhow::Result<Exit> {
+    let report = cycle(config, &[]).await?;
+    print_report(&report);
+    let now = Utc::now();
+    let store = open_store(config)?;
+    let window = Window::ending(now, config.digest.window, config.fetch.timezone);
+    let built = digest::build(&store, config, window, now)?;
+    for path in digest::write_files(config, &built)? {
+        println!("wrote {}", path.display());
+    }
+    println!(
+        "{} stories from {} outlets ({} duplicate reports folded)",
+        built.story_count(),
+        built.outlet_count(),
+        built.folded_count()
+    );
+    exit_for(&report)
+}
+
+fn digest_cmd(
+    config: &Config,
+    window: Option<std::time::Duration>,
+    date: Option<NaiveDate>,
+    format: Format,
+    output: Option<&Path>,
+) -> anyhow::Result<Exit> {
+    let now = Utc::now();
+    let tz = config.fetch.timezone;
+    let window = match date {
+        Some(d) => Window::for_date(d, tz),
+        None => Window::ending(now, window.unwrap_or(config.digest.window), tz),
+    };
+    let renderer = digest::renderer(format).map_err(|e| UsageError(e.to_string()))?;
+    let store = open_store(config)?;
+    let text = renderer.render(&digest::build(&store, config, window, now)?);
+    match output {
+        Some(path) if path != Path::new("-") => {
+            digest::write_atomic(path, &text)?;
+            eprintln!("wrote {}", path.display());
+        }
+        _ => write_stdout(&text)?,
+    }
+    Ok(Exit::Success)
+}
+
+fn status(config: &Config) -> anyhow::Result<Exit> {
+    let store = open_store(config)?;
+    let tz = config.fetch.timezone;
+    let fmt_time = |t: Option<chrono::DateTime<Utc>>| {
+        t.map_or_else(
+            || "-".to_owned(),
+            |t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string(),
+        )
+    };
+    let mut out = format!(
+        "{:<14} {:<16} {:>6} {:>8} {:>8} {:<16} {}\n",
+        "SOURCE", "LAST FETCH", "STATUS", "ENTRIES", "FAILURES", "NEXT FETCH", "LAST ERROR"
+    );
+    for s in store.source_statuses()? {
+        let configured = config.sources.iter().find(|c| c.id == s.id);
+        let next = match configured {
+            None => "not configured".to_owned(),
+            Some(c) if !c.enabled => "disabled".to_owned(),
+            Some(c) => fmt_time(
+                s.next_fetch_at
+                    .or_else(|| config.schedule_for(c).next_after(Utc::now(), tz)),
+            ),
+        };
+        out.push_str(&format!(
+            "{:<14} {:<16} {:>6} {:>8} {:>8} {:<16} {}\n",
+            s.id,
+            fmt_time(s.last_fetch_at),
+            s.last_status
+                .map_or_else(|| "-".to_owned(), |c| c.to_string()),
+            s.entries,
+            s.consecutive_failures,
+            next,
+            s.last_error.unwrap_or_default()
+        ));
+    }
+    write_stdout(&out)?;
+    Ok(Exit::Success)
+}
+
+/// Writes to stdout; a closed pipe (`roundup digest | head`) is not an error.
+fn write_stdout(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let cut: String = s.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    }
+}

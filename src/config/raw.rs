@@ -1,0 +1,45 @@
+//! The config file as written: serde structs with `deny_unknown_fields`, every value
+//! wrapped in [`Spanned`] so that validation can point at file:line.
+//!
+//! Nothing here is validated beyond TOML types; see [`super::validate`].
+
+use serde::Deserialize;
+use toml::Spanned;
+
+/// `[fetch]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawFetch {
+    pub schedule: Option<Spanned<String>>,
+    pub timezone: Option<Spanned<String>>,
+    pub concurrency: Option<Spanned<i64>>,
+    pub per_host: Option<Spanned<i64>>,
+    pub timeout: Option<Spanned<String>>,
+    pub max_body: Option<Spanned<String>>,
+    pub user_agent: Option<Spanned<String>>,
+}
+
+/// `[digest]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDigest {
+    pub schedule: Option<Spanned<String>>,
+    pub window: Option<Spanned<String>>,
+    pub output_dir: Option<Spanned<String>>,
+    pub formats: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// One `[[sources]]` table as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSource {
+    pub id: Spanned<String>,
+    pub name: Option<Spanned<String>>,
+    pub url: Spanned<String>,
+    pub region: Option<Spanned<String>>,
+    pub language: Option<Spanned<String>>,
+    #[serde(default)]
+    pub tags: Vec<Spanned<String>>,
+    pub schedule: Option<Spanned<String>>,
+    pub enabled: Option<Spanned<bool>>,
+}

@@ -1,0 +1,431 @@
+//! Digests: build one model of the stories in a window from the store, then render it
+//! with one [`Renderer`] per format (lychee's formatter shape). Renderers are pure: they
+//! never touch the store, the network or the clock. Files are written atomically.
+
+mod json;
+mod markdown;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+
+pub use json::JsonRenderer;
+pub use markdown::MarkdownRenderer;
+
+use crate::config::{Config, Format};
+use crate::store::{DigestEntry, Store, StoreError};
+
+/// Most words of a story's summary shown in a digest.
+pub const SUMMARY_WORDS: usize = 60;
+
+/// Why a digest could not be produced.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DigestError {
+    /// Reading the stories failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Writing a digest file failed (nothing half-written is left behind).
+    #[error("cannot write digest {path}: {source}")]
+    Write {
+        /// The file being written.
+        path: PathBuf,
+        /// The IO error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The format has no renderer in this build.
+    #[error("digest format {0:?} is not available yet")]
+    Unsupported(&'static str),
+}
+
+/// The span of time a digest covers, `[start, end)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Inclusive start.
+    pub start: DateTime<Utc>,
+    /// Exclusive end.
+    pub end: DateTime<Utc>,
+    /// The local date the digest is filed under (`YYYY-MM-DD.*`).
+    pub date: NaiveDate,
+}
+
+impl Window {
+    /// The `length` before `end`, filed under `end`'s local date in `tz`.
+    pub fn ending(end: DateTime<Utc>, length: std::time::Duration, tz: Tz) -> Window {
+        let length = ChronoDuration::from_std(length).unwrap_or(ChronoDuration::days(1));
+        Window {
+            start: end - length,
+            end,
+            date: end.with_timezone(&tz).date_naive(),
+        }
+    }
+
+    /// Local midnight to midnight of `date` in `tz`.
+    pub fn for_date(date: NaiveDate, tz: Tz) -> Window {
+        let local_midnight = |d: NaiveDate| {
+            let naive = d.and_hms_opt(0, 0, 0).unwrap_or_default();
+            tz.from_local_datetime(&naive)
+                .earliest()
+                .map_or_else(|| Utc.from_utc_datetime(&naive), |t| t.with_timezone(&Utc))
+        };
+        let next = date.succ_opt().unwrap_or(date);
+        Window {
+            start: local_midnight(date),
+            end: local_midnight(next),
+            date,
+        }
+    }
+}
+
+/// A digest: the stories of a window grouped by region, newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Digest {
+    /// When it was built.
+    pub generated_at: DateTime<Utc>,
+    /// The window covered.
+    pub window: Window,
+    /// Zone for displayed times.
+    pub timezone: Tz,
+    /// Regions in the configured order, each with its stories newest first.
+    pub regions: Vec<RegionGroup>,
+    /// Sources whose last fetch in the window failed: (id, error).
+    pub failing_sources: Vec<(String, String)>,
+}
+
+/// The stories of one region.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RegionGroup {
+    /// Region name.
+    pub region: String,
+    /// Stories, newest first.
+    pub stories: Vec<Story>,
+}
+
+/// One story, shown once, with the other outlets that carried it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Story {
+    /// Story id.
+    pub id: i64,
+    /// Title of the representative (earliest) report.
+    pub title: String,
+    /// Link of the representative report.
+    pub url: Option<String>,
+    /// Source id of the representative report.
+    pub source: String,
+    /// Outlet name of the representative report.
+    pub source_name: String,
+    /// Region of the representative outlet.
+    pub region: String,
+    /// Publication time of the representative report.
+    pub published: Option<DateTime<Utc>>,
+    /// When the story was first seen.
+    pub first_seen: DateTime<Utc>,
+    /// Plain-text summary, at most [`SUMMARY_WORDS`] words.
+    pub summary: String,
+    /// Other outlets that carried the story, one entry per outlet.
+    pub also_reported_by: Vec<AlsoReported>,
+}
+
+impl Story {
+    /// The time the story is sorted and shown by.
+    pub fn time(&self) -> DateTime<Utc> {
+        self.published.unwrap_or(self.first_seen)
+    }
+}
+
+/// Another outlet's report of a story.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlsoReported {
+    /// Source id.
+    pub source: String,
+    /// Outlet name.
+    pub source_name: String,
+    /// That outlet's link.
+    pub url: Option<String>,
+}
+
+impl Digest {
+    /// Every story, in display order.
+    pub fn stories(&self) -> impl Iterator<Item = &Story> {
+        self.regions.iter().flat_map(|r| r.stories.iter())
+    }
+
+    /// Number of stories.
+    pub fn story_count(&self) -> usize {
+        self.regions.iter().map(|r| r.stories.len()).sum()
+    }
+
+    /// Distinct outlets with a report in the digest.
+    pub fn outlet_count(&self) -> usize {
+        let mut ids: Vec<&str> = self
+            .stories()
+            .flat_map(|s| {
+                std::iter::once(s.source.as_str())
+                    .chain(s.also_reported_by.iter().map(|a| a.source.as_str()))
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.len()
+    }
+
+    /// Reports folded into another outlet's story.
+    pub fn folded_count(&self) -> usize {
+        self.stories().map(|s| s.also_reported_by.len()).sum()
+    }
+}
+
+/// Renders a digest in one format. Pure.
+pub trait Renderer {
+    /// The rendered document.
+    fn render(&self, digest: &Digest) -> String;
+}
+
+/// The renderer for `format`.
+///
+/// # Errors
+/// [`DigestError::Unsupported`] for formats without a renderer yet.
+pub fn renderer(format: Format) -> Result<Box<dyn Renderer>, DigestError> {
+    match format {
+        Format::Markdown => Ok(Box::new(MarkdownRenderer)),
+        Format::Json => Ok(Box::new(JsonRenderer)),
+        other => Err(DigestError::Unsupported(other.name())),
+    }
+}
+
+/// Builds the digest of `window` from the store.
+///
+/// # Errors
+/// [`StoreError`] when the stories cannot be read.
+pub fn build(
+    store: &Store,
+    config: &Config,
+    window: Window,
+    now: DateTime<Utc>,
+) -> Result<Digest, StoreError> {
+    let entries = store.digest_entries(window.start, window.end)?;
+    let failing_sources = store.failing_sources(window.start)?;
+    Ok(assemble(
+        entries,
+        &config.region_order(),
+        window,
+        config.fetch.timezone,
+        now,
+        failing_sources,
+    ))
+}
+
+/// Groups entries (ordered by story, earliest report first) into a digest. Pure.
+pub fn assemble(
+    entries: Vec<DigestEntry>,
+    region_order: &[String],
+    window: Window,
+    timezone: Tz,
+    now: DateTime<Utc>,
+    failing_sources: Vec<(String, String)>,
+) -> Digest {
+    let mut stories: Vec<Story> = Vec::new();
+    for e in entries {
+        match stories.last_mut() {
+            Some(story) if story.id == e.story_id => {
+                if e.source_id != story.source
+                    && !story
+                        .also_reported_by
+                        .iter()
+                        .any(|a| a.source == e.source_id)
+                {
+                    story.also_reported_by.push(AlsoReported {
+                        source: e.source_id,
+                        source_name: e.source_name,
+                        url: e.link,
+                    });
+                }
+            }
+            _ => stories.push(Story {
+                id: e.story_id,
+                summary: first_words(&e.summary, SUMMARY_WORDS),
+                title: e.title,
+                url: e.link,
+                source: e.source_id,
+                source_name: e.source_name,
+                region: e.region,
+                published: e.published,
+                first_seen: e.story_first_seen,
+                also_reported_by: Vec::new(),
+            }),
+        }
+    }
+    let mut by_region: HashMap<String, Vec<Story>> = HashMap::new();
+    for s in stories {
+        by_region.entry(s.region.clone()).or_default().push(s);
+    }
+    let mut order: Vec<String> = region_order
+        .iter()
+        .filter(|r| by_region.contains_key(*r))
+        .cloned()
+        .collect();
+    let mut rest: Vec<String> = by_region
+        .keys()
+        .filter(|r| !region_order.contains(r))
+        .cloned()
+        .collect();
+    rest.sort();
+    order.extend(rest);
+    let regions = order
+        .into_iter()
+        .filter_map(|region| {
+            let mut stories = by_region.remove(&region)?;
+            stories.sort_by(|a, b| b.time().cmp(&a.time()).then(a.id.cmp(&b.id)));
+            Some(RegionGroup { region, stories })
+        })
+        .collect();
+    Digest {
+        generated_at: now,
+        window,
+        timezone,
+        regions,
+        failing_sources,
+    }
+}
+
+/// At most `n` words of `text`, with an ellipsis when cut.
+fn first_words(text: &str, n: usize) -> String {
+    let mut words = text.split_whitespace();
+    let head: Vec<&str> = words.by_ref().take(n).collect();
+    let mut out = head.join(" ");
+    if words.next().is_some() {
+        out.push('…');
+    }
+    out
+}
+
+/// Writes `contents` to `path` atomically: a temporary file in the same folder, synced,
+/// then renamed over the target. A reader never sees half a file; a failure leaves the
+/// previous file (if any) in place.
+///
+/// # Errors
+/// [`DigestError::Write`] naming the file.
+pub fn write_atomic(path: &Path, contents: &str) -> Result<(), DigestError> {
+    let err = |source| DigestError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(err)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(err)?;
+    std::io::Write::write_all(&mut tmp, contents.as_bytes()).map_err(err)?;
+    tmp.as_file().sync_all().map_err(err)?;
+    tmp.persist(path).map_err(|e| err(e.error))?;
+    Ok(())
+}
+
+/// Renders `digest` in every configured format that has a renderer and writes
+/// `YYYY-MM-DD.<ext>` files into `digest.output_dir`. Returns the written paths.
+///
+/// # Errors
+/// [`DigestError::Write`] on the first file that cannot be written.
+pub fn write_files(config: &Config, digest: &Digest) -> Result<Vec<PathBuf>, DigestError> {
+    let mut written = Vec::new();
+    for &format in &config.digest.formats {
+        let renderer = match renderer(format) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!("skipping digest format: {e}");
+                continue;
+            }
+        };
+        let path = config.digest.output_dir.join(format!(
+            "{}.{}",
+            digest.window.date.format("%Y-%m-%d"),
+            format.extension()
+        ));
+        write_atomic(&path, &renderer.render(digest))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(story: i64, source: &str, region: &str, published_h: u32) -> DigestEntry {
+        let t = Utc
+            .with_ymd_and_hms(2024, 11, 26, published_h, 0, 0)
+            .unwrap();
+        DigestEntry {
+            story_id: story,
+            story_first_seen: t,
+            source_id: source.into(),
+            source_name: source.to_uppercase(),
+            region: region.into(),
+            title: format!("story {story} via {source}"),
+            link: Some(format!("https://{source}.example/{story}")),
+            published: Some(t),
+            summary: "word ".repeat(100),
+            first_seen: t,
+        }
+    }
+
+    #[test]
+    fn stories_appear_once_grouped_by_region_newest_first() {
+        let entries = vec![
+            entry(1, "afintl", "Afghanistan", 8),
+            entry(1, "kabulnow", "Afghanistan", 9),
+            entry(1, "kabulnow", "Afghanistan", 10),
+            entry(1, "wire", "Wire", 11),
+            entry(2, "amu", "Afghanistan", 12),
+            entry(3, "meduza", "Russia", 7),
+        ];
+        let regions = vec!["Russia".to_owned(), "Afghanistan".to_owned()];
+        let now = Utc.with_ymd_and_hms(2024, 11, 27, 0, 0, 0).unwrap();
+        let d = assemble(
+            entries,
+            &regions,
+            Window::ending(now, std::time::Duration::from_secs(86400), chrono_tz::UTC),
+            chrono_tz::UTC,
+            now,
+            vec![],
+        );
+        let names: Vec<_> = d.regions.iter().map(|r| r.region.as_str()).collect();
+        assert_eq!(names, ["Russia", "Afghanistan"]);
+        let afg: Vec<i64> = d.regions[1].stories.iter().map(|s| s.id).collect();
+        assert_eq!(afg, [2, 1], "newest first");
+        let seed = &d.regions[1].stories[1];
+        assert_eq!(seed.source, "afintl");
+        let also: Vec<_> = seed
+            .also_reported_by
+            .iter()
+            .map(|a| a.source.as_str())
+            .collect();
+        assert_eq!(also, ["kabulnow", "wire"], "one entry per other outlet");
+        assert_eq!(seed.summary.split_whitespace().count(), SUMMARY_WORDS);
+        assert!(seed.summary.ends_with('…'));
+        assert_eq!(
+            (d.story_count(), d.outlet_count(), d.folded_count()),
+            (3, 5, 2)
+        );
+    }
+
+    #[test]
+    fn date_window_is_local_midnight_to_midnight() {
+        let w = Window::for_date(
+            NaiveDate::from_ymd_opt(2024, 11, 26).unwrap(),
+            chrono_tz::Asia::Kabul,
+        );
+        assert_eq!(
+            w.start,
+            Utc.with_ymd_and_hms(2024, 11, 25, 19, 30, 0).unwrap()
+        );
+        assert_eq!(
+            w.end,
+            Utc.with_ymd_and_hms(2024, 11, 26, 19, 30, 0).unwrap()
+        );
+    }
+}

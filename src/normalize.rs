@@ -1,0 +1,236 @@
+//! `feed_rs` model → [`Item`]s: plain-text title and summary, absolute link and its
+//! canonical form, dates (future dates clamped to the fetch time), and the entry key.
+//! Pure: no IO, no clock (the fetch time is passed in).
+
+use chrono::{DateTime, Utc};
+use feed_rs::model::{Entry, Feed};
+use url::Url;
+
+use crate::dedup::{self, canonical};
+use crate::model::Item;
+
+/// Longest plain-text summary kept per entry (characters); enough for matching.
+const MAX_SUMMARY_CHARS: usize = 20_000;
+
+/// Turns a parsed feed into items. Entries with neither title, link nor text are dropped.
+pub fn normalize_feed(feed: &Feed, feed_url: &Url, fetched_at: DateTime<Utc>) -> Vec<Item> {
+    let feed_base = feed
+        .links
+        .iter()
+        .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+        .and_then(|l| feed_url.join(&l.href).ok())
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
+        .unwrap_or_else(|| feed_url.clone());
+    feed.entries
+        .iter()
+        .filter_map(|e| normalize_entry(e, &feed_base, fetched_at))
+        .collect()
+}
+
+fn normalize_entry(entry: &Entry, feed_base: &Url, fetched_at: DateTime<Utc>) -> Option<Item> {
+    let base = entry
+        .base
+        .as_deref()
+        .and_then(|b| feed_base.join(b).ok())
+        .unwrap_or_else(|| feed_base.clone());
+    let link = entry_link(entry, &base);
+    let canonical_url = link.as_deref().and_then(canonical::canonicalize_str);
+    let content_html = entry
+        .content
+        .as_ref()
+        .and_then(|c| c.body.clone())
+        .filter(|b| !b.trim().is_empty());
+    let summary = entry
+        .summary
+        .as_ref()
+        .map(|s| to_plain_text(&s.content))
+        .filter(|s| !s.is_empty())
+        .or_else(|| content_html.as_deref().map(to_plain_text))
+        .map(|s| truncate_chars(s, MAX_SUMMARY_CHARS))
+        .unwrap_or_default();
+    let mut title = entry
+        .title
+        .as_ref()
+        .map(|t| to_plain_text(&t.content))
+        .unwrap_or_default();
+    if title.is_empty() {
+        if summary.is_empty() && link.is_none() {
+            return None;
+        }
+        title = first_words(&summary, 12).unwrap_or_else(|| "(untitled)".to_owned());
+    }
+    let published = entry.published.or(entry.updated).map(|t| t.min(fetched_at));
+    let updated = entry.updated.map(|t| t.min(fetched_at));
+    let entry_key = entry_key(&entry.id, canonical_url.as_deref(), &title, published);
+    let text_fingerprint = dedup::text_fingerprint(&title, &summary);
+    let content_hash = content_hash(&[
+        &title,
+        link.as_deref().unwrap_or(""),
+        &published.map(|t| t.to_rfc3339()).unwrap_or_default(),
+        &updated.map(|t| t.to_rfc3339()).unwrap_or_default(),
+        &summary,
+        content_html.as_deref().unwrap_or(""),
+    ]);
+    Some(Item {
+        entry_key,
+        title,
+        link,
+        canonical_url,
+        published,
+        updated,
+        summary,
+        content_html,
+        text_fingerprint,
+        content_hash,
+    })
+}
+
+/// The article link: the first `alternate` (or rel-less) link, else the first link,
+/// resolved against the entry's base. Only http(s) links are kept.
+fn entry_link(entry: &Entry, base: &Url) -> Option<String> {
+    let link = entry
+        .links
+        .iter()
+        .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
+        .or_else(|| entry.links.first())?;
+    let url = base.join(link.href.trim()).ok()?;
+    matches!(url.scheme(), "http" | "https").then(|| url.to_string())
+}
+
+/// The entry key: guid/id when the feed gives one, else the canonical link, else a hash
+/// of title and date. Prefixed so the three kinds never collide.
+pub fn entry_key(
+    id: &str,
+    canonical_url: Option<&str>,
+    title: &str,
+    published: Option<DateTime<Utc>>,
+) -> String {
+    let id = id.trim();
+    if !id.is_empty() {
+        return format!("id:{id}");
+    }
+    if let Some(url) = canonical_url {
+        return format!("url:{url}");
+    }
+    let date = published.map(|t| t.to_rfc3339()).unwrap_or_default();
+    format!("hash:{}", content_hash(&[title, &date]))
+}
+
+fn content_hash(parts: &[&str]) -> String {
+    let mut h = blake3::Hasher::new();
+    for p in parts {
+        h.update(&(p.len() as u64).to_le_bytes());
+        h.update(p.as_bytes());
+    }
+    h.finalize().to_hex()[..32].to_owned()
+}
+
+/// Feed text (HTML or plain) → plain text on one line.
+pub fn to_plain_text(text: &str) -> String {
+    let rendered = if text.contains('<') || text.contains('&') {
+        html2text::config::plain_no_decorate()
+            .string_from_read(text.as_bytes(), 100_000)
+            .unwrap_or_else(|_| text.to_owned())
+    } else {
+        text.to_owned()
+    };
+    rendered.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn truncate_chars(s: String, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => s[..i].to_owned(),
+        None => s,
+    }
+}
+
+fn first_words(text: &str, n: usize) -> Option<String> {
+    let words: Vec<&str> = text.split_whitespace().take(n + 1).collect();
+    match words.len() {
+        0 => None,
+        l if l > n => Some(format!("{}…", words[..n].join(" "))),
+        _ => Some(words.join(" ")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn items(xml: &str) -> Vec<Item> {
+        let url = Url::parse("https://news.example.com/feed.xml").unwrap();
+        let feed = crate::parse::parse_feed(xml.as_bytes(), &url).unwrap();
+        normalize_feed(
+            &feed,
+            &url,
+            Utc.with_ymd_and_hms(2024, 11, 27, 0, 0, 0).unwrap(),
+        )
+    }
+
+    #[test]
+    fn entry_keys_prefer_guid_then_canonical_link_then_hash() {
+        let t = Utc.with_ymd_and_hms(2024, 11, 26, 0, 0, 0).unwrap();
+        assert_eq!(
+            entry_key(" g-1 ", Some("https://a/x"), "T", Some(t)),
+            "id:g-1"
+        );
+        assert_eq!(
+            entry_key("", Some("https://a/x"), "T", Some(t)),
+            "url:https://a/x"
+        );
+        let h1 = entry_key("", None, "T", Some(t));
+        assert!(h1.starts_with("hash:"));
+        assert_eq!(h1, entry_key("", None, "T", Some(t)), "stable across runs");
+        assert_ne!(h1, entry_key("", None, "T2", Some(t)));
+    }
+
+    #[test]
+    fn rss_item_is_normalised() {
+        let got = items(
+            r#"<rss version="2.0"><channel><title>t</title><link>https://news.example.com/</link>
+<item><title>A &amp; B</title><link>/en/a?utm_source=rss#top</link>
+<description>&lt;p&gt;Hello &lt;b&gt;world&lt;/b&gt;&lt;/p&gt;</description>
+<pubDate>Tue, 26 Nov 2024 10:30:00 GMT</pubDate></item>
+<item><title>Future</title><link>https://news.example.com/f</link><pubDate>Tue, 26 Nov 2030 10:30:00 GMT</pubDate></item>
+</channel></rss>"#,
+        );
+        assert_eq!(got.len(), 2);
+        let a = &got[0];
+        assert_eq!(a.title, "A & B");
+        assert_eq!(
+            a.link.as_deref(),
+            Some("https://news.example.com/en/a?utm_source=rss#top")
+        );
+        assert_eq!(
+            a.canonical_url.as_deref(),
+            Some("https://news.example.com/en/a")
+        );
+        assert_eq!(a.entry_key, "url:https://news.example.com/en/a");
+        assert_eq!(a.summary, "Hello world");
+        assert_eq!(
+            a.published,
+            Some(Utc.with_ymd_and_hms(2024, 11, 26, 10, 30, 0).unwrap())
+        );
+        assert_eq!(
+            got[1].published,
+            Some(Utc.with_ymd_and_hms(2024, 11, 27, 0, 0, 0).unwrap()),
+            "future date clamped"
+        );
+    }
+
+    #[test]
+    fn atom_xml_base_resolves_links() {
+        let got = items(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom" xml:base="https://other.example.org/news/">
+<title>t</title><id>urn:t</id><updated>2024-11-26T10:00:00Z</updated>
+<entry><id>urn:e1</id><title>E</title><updated>2024-11-26T10:00:00Z</updated><link href="story/1"/></entry>
+</feed>"#,
+        );
+        assert_eq!(
+            got[0].link.as_deref(),
+            Some("https://other.example.org/news/story/1")
+        );
+        assert_eq!(got[0].entry_key, "id:urn:e1");
+    }
+}

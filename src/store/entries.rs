@@ -1,0 +1,271 @@
+//! Entries and stories: the per-fetch write (one transaction) and the digest query.
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+use super::{Result, Store, from_ts, to_ts};
+use crate::dedup::KeyKind;
+use crate::fetch::Fetched;
+use crate::model::Item;
+
+/// What one fetch changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreReport {
+    /// Entries stored for the first time.
+    pub new: usize,
+    /// Known entries whose title, body or dates changed.
+    pub updated: usize,
+    /// Known entries that were unchanged.
+    pub unchanged: usize,
+    /// New entries that joined an existing story (reported by another outlet or
+    /// republished).
+    pub merged: usize,
+}
+
+/// One entry of a story in the digest window, with its outlet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DigestEntry {
+    /// Story id.
+    pub story_id: i64,
+    /// When the story was first seen.
+    pub story_first_seen: DateTime<Utc>,
+    /// Source id.
+    pub source_id: String,
+    /// Outlet name.
+    pub source_name: String,
+    /// Outlet region.
+    pub region: String,
+    /// Entry title.
+    pub title: String,
+    /// Entry link.
+    pub link: Option<String>,
+    /// Publication time.
+    pub published: Option<DateTime<Utc>>,
+    /// Plain-text summary.
+    pub summary: String,
+    /// When this entry was first seen.
+    pub first_seen: DateTime<Utc>,
+}
+
+impl Store {
+    /// Writes one successful fetch in a single transaction: new entries join or start
+    /// stories, edited entries are updated in place (first-seen kept), and the source's
+    /// validators and health are updated.
+    ///
+    /// # Errors
+    /// On any SQLite failure; the transaction is rolled back, nothing is half-written.
+    pub fn store_fetch(
+        &mut self,
+        source_id: &str,
+        fetched: &Fetched,
+        items: &[Item],
+        now: DateTime<Utc>,
+    ) -> Result<StoreReport> {
+        let tx = self.conn.transaction()?;
+        let mut report = StoreReport::default();
+        for item in items {
+            upsert_entry(&tx, source_id, item, now, &mut report)?;
+        }
+        tx.execute(
+            "UPDATE fetch_state SET etag = ?2, last_modified = ?3, last_fetch_at = ?4,
+                 last_success_at = ?4, last_status = ?5, last_error = NULL,
+                 consecutive_failures = 0 WHERE source_id = ?1",
+            params![
+                source_id,
+                fetched.etag,
+                fetched.last_modified,
+                to_ts(now),
+                fetched.status
+            ],
+        )?;
+        tx.commit()?;
+        Ok(report)
+    }
+
+    /// Every entry of every story first seen in `[start, end)`, grouped by story and
+    /// ordered within a story by publication (earliest report first).
+    ///
+    /// # Errors
+    /// On any SQLite failure.
+    pub fn digest_entries(
+        &self,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> Result<Vec<DigestEntry>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT s.id, s.first_seen, e.source_id, src.name, src.region, e.title, e.link,
+                    e.published, e.summary, e.first_seen
+             FROM stories s
+             JOIN entries e ON e.story_id = s.id
+             JOIN sources src ON src.id = e.source_id
+             WHERE s.first_seen >= ?1 AND s.first_seen < ?2
+             ORDER BY s.id, COALESCE(e.published, e.first_seen), e.id",
+        )?;
+        // Stored times are whole seconds: round the exclusive end up so that an entry
+        // stored earlier in the same second as `end` is inside the window.
+        let end_ts = to_ts(end) + i64::from(end.timestamp_subsec_nanos() > 0);
+        let rows = stmt.query_map(params![to_ts(start), end_ts], |r| {
+            Ok(DigestEntry {
+                story_id: r.get(0)?,
+                story_first_seen: from_ts(r.get(1)?),
+                source_id: r.get(2)?,
+                source_name: r.get(3)?,
+                region: r.get(4)?,
+                title: r.get(5)?,
+                link: r.get(6)?,
+                published: r.get::<_, Option<i64>>(7)?.map(from_ts),
+                summary: r.get(8)?,
+                first_seen: from_ts(r.get(9)?),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Total number of stories and entries (tests and reports).
+    ///
+    /// # Errors
+    /// On any SQLite failure.
+    pub fn counts(&self) -> Result<(i64, i64)> {
+        Ok(self.conn.query_row(
+            "SELECT (SELECT count(*) FROM stories), (SELECT count(*) FROM entries)",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
+    }
+}
+
+fn upsert_entry(
+    tx: &Transaction<'_>,
+    source_id: &str,
+    item: &Item,
+    now: DateTime<Utc>,
+    report: &mut StoreReport,
+) -> Result<()> {
+    let existing: Option<(i64, i64, String)> = tx
+        .prepare_cached(
+            "SELECT id, story_id, content_hash FROM entries WHERE source_id = ?1 AND entry_key = ?2",
+        )?
+        .query_row(params![source_id, item.entry_key], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .optional()?;
+    let matches = find_stories(tx, item)?;
+    let story_id = match existing {
+        Some((_, _, hash)) if hash == item.content_hash => {
+            report.unchanged += 1;
+            return Ok(());
+        }
+        Some((entry_id, story_id, _)) => {
+            tx.prepare_cached(
+                "UPDATE entries SET title = ?2, link = ?3, canonical_url = ?4, published = ?5,
+                     updated = ?6, summary = ?7, content_html = ?8, content_hash = ?9,
+                     last_changed = ?10
+                 WHERE id = ?1",
+            )?
+            .execute(params![
+                entry_id,
+                item.title,
+                item.link,
+                item.canonical_url,
+                item.published.map(to_ts),
+                item.updated.map(to_ts),
+                item.summary,
+                item.content_html,
+                item.content_hash,
+                to_ts(now)
+            ])?;
+            report.updated += 1;
+            merge_stories(tx, story_id, &matches)?
+        }
+        None => {
+            let story_id = match matches.first() {
+                Some(&first) => {
+                    report.merged += 1;
+                    merge_stories(tx, first, &matches[1..])?
+                }
+                None => {
+                    tx.prepare_cached("INSERT INTO stories (first_seen) VALUES (?1)")?
+                        .execute([to_ts(now)])?;
+                    tx.last_insert_rowid()
+                }
+            };
+            tx.prepare_cached(
+                "INSERT INTO entries (source_id, entry_key, story_id, title, link, canonical_url,
+                     published, updated, summary, content_html, content_hash, first_seen,
+                     last_changed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+            )?
+            .execute(params![
+                source_id,
+                item.entry_key,
+                story_id,
+                item.title,
+                item.link,
+                item.canonical_url,
+                item.published.map(to_ts),
+                item.updated.map(to_ts),
+                item.summary,
+                item.content_html,
+                item.content_hash,
+                to_ts(now)
+            ])?;
+            report.new += 1;
+            story_id
+        }
+    };
+    let mut add_key = tx.prepare_cached(
+        "INSERT INTO story_keys (kind, key, story_id) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+    )?;
+    for (kind, key) in story_keys(item) {
+        add_key.execute(params![kind.as_str(), key, story_id])?;
+    }
+    Ok(())
+}
+
+fn story_keys(item: &Item) -> impl Iterator<Item = (KeyKind, &str)> {
+    let url = item.canonical_url.as_deref().map(|k| (KeyKind::Url, k));
+    let text = item.text_fingerprint.as_deref().map(|k| (KeyKind::Text, k));
+    url.into_iter().chain(text)
+}
+
+/// Every story sharing an exact key with `item`, oldest first.
+fn find_stories(tx: &Transaction<'_>, item: &Item) -> Result<Vec<i64>> {
+    let mut stmt =
+        tx.prepare_cached("SELECT story_id FROM story_keys WHERE kind = ?1 AND key = ?2")?;
+    let mut found = Vec::new();
+    for (kind, key) in story_keys(item) {
+        let ids = stmt.query_map(params![kind.as_str(), key], |r| r.get::<_, i64>(0))?;
+        for id in ids {
+            found.push(id?);
+        }
+    }
+    found.sort_unstable();
+    found.dedup();
+    Ok(found)
+}
+
+/// Exact keys are transitive: when an entry shares a key with several stories (the
+/// outlet's link with one, the wire copy's text with another), they are one story.
+/// Folds every story in `others` into the oldest of them and `target`, keeping the
+/// earliest first-seen time. Returns the surviving story id.
+fn merge_stories(tx: &Transaction<'_>, target: i64, others: &[i64]) -> Result<i64> {
+    let survivor = others.iter().copied().fold(target, i64::min);
+    for &old in others.iter().chain(std::iter::once(&target)) {
+        if old == survivor {
+            continue;
+        }
+        tx.prepare_cached("UPDATE entries SET story_id = ?1 WHERE story_id = ?2")?
+            .execute(params![survivor, old])?;
+        tx.prepare_cached("UPDATE OR IGNORE story_keys SET story_id = ?1 WHERE story_id = ?2")?
+            .execute(params![survivor, old])?;
+        tx.prepare_cached(
+            "UPDATE stories SET first_seen = min(first_seen, (SELECT first_seen FROM stories WHERE id = ?2))
+             WHERE id = ?1",
+        )?
+        .execute(params![survivor, old])?;
+        // Keys left behind were duplicates of the survivor's; the cascade drops them.
+        tx.prepare_cached("DELETE FROM stories WHERE id = ?1")?
+            .execute([old])?;
+    }
+    Ok(survivor)
+}

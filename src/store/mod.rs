@@ -1,0 +1,142 @@
+//! Storage: SQLite through rusqlite. The only module that contains SQL.
+//!
+//! [`Store`] owns one connection in WAL mode with a busy timeout, so CLI commands can read
+//! (and write) while the daemon runs. rusqlite blocks: async callers use it from
+//! `spawn_blocking` and never hold its lock across an `.await`.
+
+mod entries;
+mod migrate;
+mod sources;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::Connection;
+
+pub use entries::{DigestEntry, StoreReport};
+pub use migrate::SCHEMA_VERSION;
+pub use sources::SourceStatus;
+
+/// How long a writer waits for another connection's lock before giving up.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A storage failure. Maps to exit code 3.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The database file could not be opened or created.
+    #[error("cannot open database {path}: {source}")]
+    Open {
+        /// The database path.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: rusqlite::Error,
+    },
+    /// The database folder could not be created.
+    #[error("cannot create database folder {path}: {source}")]
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// The IO error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Applying the schema migrations failed.
+    #[error("cannot migrate database {path}: {source}")]
+    Migrate {
+        /// The database path.
+        path: PathBuf,
+        /// The migration error.
+        #[source]
+        source: rusqlite_migration::Error,
+    },
+    /// Any query failed.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The blocking task that ran the query panicked or was cancelled.
+    #[error("database task failed: {0}")]
+    Task(String),
+}
+
+/// Result alias for storage operations.
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The database.
+#[derive(Debug)]
+pub struct Store {
+    conn: Connection,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    ///
+    /// # Errors
+    /// [`StoreError`] when the file cannot be opened, is not a database, or cannot be
+    /// migrated.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
+                path: dir.to_owned(),
+                source,
+            })?;
+        }
+        let open_err = |source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        };
+        let mut conn = Connection::open(path).map_err(open_err)?;
+        Self::configure(&conn).map_err(open_err)?;
+        migrate::migrations()
+            .to_latest(&mut conn)
+            .map_err(|source| StoreError::Migrate {
+                path: path.to_owned(),
+                source,
+            })?;
+        Ok(Store { conn })
+    }
+
+    /// An in-memory database (tests and benchmarks).
+    ///
+    /// # Errors
+    /// When SQLite cannot allocate or migrate the database.
+    pub fn open_in_memory() -> Result<Store> {
+        let mut conn = Connection::open_in_memory()?;
+        Self::configure(&conn)?;
+        migrate::migrations()
+            .to_latest(&mut conn)
+            .map_err(|source| StoreError::Migrate {
+                path: PathBuf::from(":memory:"),
+                source,
+            })?;
+        Ok(Store { conn })
+    }
+
+    fn configure(conn: &Connection) -> rusqlite::Result<()> {
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        // WAL lets readers (status, digest) run beside the daemon's writer.
+        conn.pragma_update_and_check(None, "journal_mode", "WAL", |_| Ok(()))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        Ok(())
+    }
+
+    /// `PRAGMA integrity_check` result (`"ok"` when healthy).
+    ///
+    /// # Errors
+    /// When the pragma cannot run.
+    pub fn integrity_check(&self) -> Result<String> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+}
+
+pub(crate) fn to_ts(t: DateTime<Utc>) -> i64 {
+    t.timestamp()
+}
+
+pub(crate) fn from_ts(ts: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(ts, 0).unwrap_or_default()
+}

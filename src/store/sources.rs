@@ -1,0 +1,176 @@
+//! Sources and their fetch state.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{OptionalExtension, params};
+
+use super::{Result, Store, from_ts, to_ts};
+use crate::config::Source;
+use crate::model::FetchState;
+
+/// One source's health, for `roundup status`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceStatus {
+    /// Source id.
+    pub id: String,
+    /// Stored feed URL.
+    pub url: String,
+    /// Last fetch attempt.
+    pub last_fetch_at: Option<DateTime<Utc>>,
+    /// HTTP status of the last attempt (200 for file://, 304 when not modified).
+    pub last_status: Option<u16>,
+    /// Entries stored for the source.
+    pub entries: i64,
+    /// Consecutive failures.
+    pub consecutive_failures: u32,
+    /// Last error message, cleared on success.
+    pub last_error: Option<String>,
+    /// Next planned fetch, when the daemon has scheduled one.
+    pub next_fetch_at: Option<DateTime<Utc>>,
+}
+
+impl Store {
+    /// Inserts or refreshes the rows of the configured sources (name, URL, region).
+    /// Sources no longer configured keep their rows and entries.
+    ///
+    /// # Errors
+    /// On any SQLite failure.
+    pub fn sync_sources(&mut self, sources: &[Source], now: DateTime<Utc>) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        {
+            let mut upsert = tx.prepare_cached(
+                "INSERT INTO sources (id, url, name, region, language, added_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT(id) DO UPDATE SET url = excluded.url, name = excluded.name,
+                     region = excluded.region, language = excluded.language
+                 WHERE (url, name, region, language) IS NOT
+                       (excluded.url, excluded.name, excluded.region, excluded.language)",
+            )?;
+            let mut state = tx.prepare_cached(
+                "INSERT INTO fetch_state (source_id) VALUES (?1) ON CONFLICT(source_id) DO NOTHING",
+            )?;
+            for s in sources {
+                upsert.execute(params![
+                    s.id,
+                    s.url.as_str(),
+                    s.name,
+                    s.region,
+                    s.language,
+                    to_ts(now)
+                ])?;
+                state.execute(params![s.id])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Fetch state of every source, by id.
+    ///
+    /// # Errors
+    /// On any SQLite failure.
+    pub fn fetch_states(&self) -> Result<HashMap<String, FetchState>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT source_id, etag, last_modified, consecutive_failures FROM fetch_state",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                FetchState {
+                    etag: r.get(1)?,
+                    last_modified: r.get(2)?,
+                    consecutive_failures: r.get(3)?,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Records a 304: only the source's fetch-state row changes, no entry is touched.
+    ///
+    /// # Errors
+    /// On any SQLite failure.
+    pub fn record_not_modified(&mut self, source_id: &str, now: DateTime<Utc>) -> Result<()> {
+        self.conn.execute(
+            "UPDATE fetch_state SET last_fetch_at = ?2, last_success_at = ?2, last_status = 304,
+                 last_error = NULL, consecutive_failures = 0 WHERE source_id = ?1",
+            params![source_id, to_ts(now)],
+        )?;
+        Ok(())
+    }
+
+    /// Records a failed fetch; entries are untouched.
+    ///
+    /// # Errors
+    /// On any SQLite failure.
+    pub fn record_failure(
+        &mut self,
+        source_id: &str,
+        status: Option<u16>,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        self.conn.execute(
+            "UPDATE fetch_state SET last_fetch_at = ?2, last_status = ?3, last_error = ?4,
+                 consecutive_failures = consecutive_failures + 1 WHERE source_id = ?1",
+            params![source_id, to_ts(now), status, error],
+        )?;
+        Ok(())
+    }
+
+    /// Every known source's status, configured or not, by id.
+    ///
+    /// # Errors
+    /// On any SQLite failure.
+    pub fn source_statuses(&self) -> Result<Vec<SourceStatus>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT s.id, s.url, f.last_fetch_at, f.last_status,
+                    (SELECT count(*) FROM entries e WHERE e.source_id = s.id),
+                    COALESCE(f.consecutive_failures, 0), f.last_error, f.next_fetch_at
+             FROM sources s LEFT JOIN fetch_state f ON f.source_id = s.id ORDER BY s.id",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok(SourceStatus {
+                id: r.get(0)?,
+                url: r.get(1)?,
+                last_fetch_at: r.get::<_, Option<i64>>(2)?.map(from_ts),
+                last_status: r.get(3)?,
+                entries: r.get(4)?,
+                consecutive_failures: r.get(5)?,
+                last_error: r.get(6)?,
+                next_fetch_at: r.get::<_, Option<i64>>(7)?.map(from_ts),
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Sources whose last fetch failed at or after `since` (digest "feed health").
+    ///
+    /// # Errors
+    /// On any SQLite failure.
+    pub fn failing_sources(&self, since: DateTime<Utc>) -> Result<Vec<(String, String)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT source_id, last_error FROM fetch_state
+             WHERE last_error IS NOT NULL AND last_fetch_at >= ?1 ORDER BY source_id",
+        )?;
+        let rows = stmt.query_map([to_ts(since)], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Stored entry count of one source (tests and status).
+    ///
+    /// # Errors
+    /// On any SQLite failure.
+    pub fn entry_count(&self, source_id: &str) -> Result<i64> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM entries WHERE source_id = ?1",
+                [source_id],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0))
+    }
+}
