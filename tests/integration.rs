@@ -1,1 +1,7 @@
+//! Integration tests, built as one binary (ripgrep's layout). Every server they need is
+//! started on 127.0.0.1 port 0 by the test itself; nothing reaches the internet.
 
+mod cli;
+mod common;
+mod fetch;
+mod pipeline;

@@ -135,6 +135,13 @@ impl Fetcher {
         if status == StatusCode::NOT_MODIFIED {
             return Ok(FetchOutcome::NotModified);
         }
+        if status.is_redirection() {
+            // The redirect policy stops at schemes it refuses to follow (file:, ftp:…).
+            let to = header(&response, reqwest::header::LOCATION).unwrap_or_default();
+            return Err(FetchError::Redirect(format!(
+                "{status} to {to:?}: only http and https redirects are followed"
+            )));
+        }
         if !status.is_success() {
             let retry_after = header(&response, reqwest::header::RETRY_AFTER);
             return Err(FetchError::Status {

@@ -1,0 +1,315 @@
+//! The binary as users and scripts run it: exit codes, error lines, files written.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use wiremock::matchers::path;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::common::{demo_sources, fixture, source, write_config};
+
+fn roundup() -> Command {
+    let mut cmd = Command::cargo_bin("roundup").unwrap();
+    cmd.env_remove("ROUNDUP_CONFIG").env_remove("RUST_LOG");
+    cmd
+}
+
+#[test]
+fn check_lists_sources_of_a_valid_config() {
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo.toml");
+    roundup()
+        .args(["--config", demo.to_str().unwrap(), "check"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("4 sources (4 enabled)"))
+        .stdout(predicate::str::contains("afintl").and(predicate::str::contains("next ")));
+}
+
+#[test]
+fn check_reports_every_error_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.toml");
+    std::fs::write(
+        &path,
+        "[fetch]\nschedule = \"every hour\"\ntimezone = \"Mars/Olympus\"\nmax_body = \"huge\"\n\n[[sources]]\nid = \"a\"\nurl = \"gopher://x\"\n",
+    )
+    .unwrap();
+    let shown = path.display().to_string();
+    roundup()
+        .args(["--config", &shown, "check"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!(
+            "{shown}:2: fetch.schedule"
+        )))
+        .stderr(predicate::str::contains(format!(
+            "{shown}:3: fetch.timezone"
+        )))
+        .stderr(predicate::str::contains(format!(
+            "{shown}:4: fetch.max_body"
+        )))
+        .stderr(predicate::str::contains(format!("{shown}:8: sources.url")));
+}
+
+#[test]
+fn check_on_a_missing_or_unparsable_file_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.toml");
+    roundup()
+        .args(["--config", missing.to_str().unwrap(), "check"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "nope.toml: cannot read config file",
+        ));
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "[fetch\nschedule = 1\n").unwrap();
+    roundup()
+        .args(["--config", bad.to_str().unwrap(), "check"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("bad.toml:1: invalid TOML"));
+}
+
+#[test]
+fn init_writes_a_valid_starter_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("etc/roundup.toml");
+    let shown = path.to_str().unwrap();
+    roundup().args(["init", shown]).assert().success();
+    let written = std::fs::read_to_string(&path).unwrap();
+    assert!(written.contains("Afghanistan International") && written.contains("BBC Persian"));
+    roundup()
+        .args(["--config", shown, "check"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("tolonews"));
+    std::fs::write(&path, "# mine\n").unwrap();
+    roundup()
+        .args(["init", shown])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("refusing to overwrite"));
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "# mine\n");
+}
+
+#[test]
+fn run_once_writes_a_digest_with_the_seed_story_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "", &demo_sources());
+    roundup()
+        .args(["--config", config.to_str().unwrap(), "run", "--once"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("wrote").and(predicate::str::contains(".md")));
+    let digests: Vec<_> = std::fs::read_dir(dir.path().join("digests"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let md = digests
+        .iter()
+        .find(|p| p.extension().is_some_and(|e| e == "md"))
+        .unwrap();
+    let name = md.file_stem().unwrap().to_str().unwrap();
+    assert!(
+        chrono::NaiveDate::parse_from_str(name, "%Y-%m-%d").is_ok(),
+        "{name}"
+    );
+    let markdown = std::fs::read_to_string(md).unwrap();
+    assert_eq!(
+        markdown.matches("SCO Meetings, Claims Group").count(),
+        1,
+        "{markdown}"
+    );
+    assert_eq!(
+        markdown.matches("sco meetings").count(),
+        0,
+        "the wire copy is folded"
+    );
+    assert!(
+        markdown.contains("Also reported by: [KABULNOW]"),
+        "{markdown}"
+    );
+    assert_eq!(
+        markdown
+            .matches("Not Invited To ECO Meeting In Mashhad")
+            .count(),
+        1
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(md.with_extension("json")).unwrap()).unwrap();
+    assert_eq!(json["version"], 1);
+    let stories = json["stories"].as_array().unwrap();
+    let seed: Vec<_> = stories
+        .iter()
+        .filter(|s| {
+            s["title"]
+                .as_str()
+                .unwrap()
+                .to_lowercase()
+                .contains("sco meetings")
+        })
+        .collect();
+    assert_eq!(seed.len(), 1);
+    assert_eq!(seed[0]["source"], "afintl");
+    assert_eq!(seed[0]["also_reported_by"].as_array().unwrap().len(), 2);
+    for key in [
+        "id",
+        "title",
+        "url",
+        "source",
+        "source_name",
+        "region",
+        "published",
+        "first_seen",
+        "summary",
+    ] {
+        assert!(seed[0].get(key).is_some(), "story has {key}");
+    }
+    for key in ["generated_at", "window"] {
+        assert!(json.get(key).is_some());
+    }
+}
+
+#[test]
+fn digest_prints_markdown_and_json_from_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "", &demo_sources());
+    let config = config.to_str().unwrap();
+    roundup()
+        .args(["--config", config, "fetch"])
+        .assert()
+        .success();
+    roundup()
+        .args(["--config", config, "digest"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::starts_with("# roundup")
+                .and(predicate::str::contains("## Afghanistan")),
+        );
+    let out = roundup()
+        .args(["--config", config, "digest", "--format", "json"])
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["stories"].as_array().unwrap().len(), 7);
+    roundup()
+        .args([
+            "--config",
+            config,
+            "digest",
+            "--date",
+            "2001-01-01",
+            "--format",
+            "json",
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("\"stories\": []"));
+}
+
+#[tokio::test]
+async fn fetch_exits_1_when_a_source_fails_and_stores_the_rest() {
+    let server = MockServer::start().await;
+    Mock::given(path("/gone"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut sources = vec![source("gone", &format!("{}/gone", server.uri()))];
+    sources.extend(demo_sources());
+    let config = write_config(dir.path(), "", &sources);
+    let config = config.to_str().unwrap().to_owned();
+    let assert = tokio::task::spawn_blocking(move || {
+        roundup()
+            .args(["--config", &config, "fetch"])
+            .assert()
+            .code(1)
+    })
+    .await
+    .unwrap();
+    let out = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    assert!(
+        out.contains("gone") && out.contains("error 404  HTTP 404 Not Found"),
+        "{out}"
+    );
+    assert!(
+        out.lines().filter(|l| l.contains("ok    200")).count() == 4,
+        "{out}"
+    );
+}
+
+#[test]
+fn fetch_with_an_unknown_source_id_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "", &demo_sources());
+    roundup()
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "fetch",
+            "--source",
+            "nosuch",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown source id \"nosuch\""));
+    assert!(
+        !dir.path().join("roundup.db").exists(),
+        "nothing fetched or created"
+    );
+}
+
+#[test]
+fn fetch_single_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "", &demo_sources());
+    let out = roundup()
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "fetch",
+            "--source",
+            "amu",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.starts_with("amu"));
+}
+
+#[test]
+fn unreadable_database_exits_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "",
+        &[source("amu", &crate::common::fixture_url("feeds/amu.xml"))],
+    );
+    std::fs::write(dir.path().join("roundup.db"), vec![0x42u8; 8192]).unwrap();
+    roundup()
+        .args(["--config", config.to_str().unwrap(), "fetch"])
+        .assert()
+        .code(3)
+        .stderr(predicate::str::contains("roundup.db"));
+    let _ = fixture("feeds/amu.xml");
+}
+
+#[test]
+fn status_shows_each_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "", &demo_sources());
+    let config = config.to_str().unwrap();
+    roundup()
+        .args(["--config", config, "fetch"])
+        .assert()
+        .success();
+    roundup()
+        .args(["--config", config, "status"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("LAST FETCH"))
+        .stdout(predicate::str::is_match(r"(?m)^afintl\s+\S+ \S+\s+200\s+3\s+0 ").unwrap());
+}

@@ -1,0 +1,88 @@
+//! Shared helpers: fixture paths, temporary configs, and a store/fetcher pair.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use roundup::config::{self, Config};
+use roundup::fetch::Fetcher;
+use roundup::pipeline::{self, RefreshReport, SharedStore};
+use roundup::store::Store;
+
+/// Absolute path of a file under `tests/fixtures/`.
+pub fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}
+
+/// `file://` URL of a feed fixture.
+pub fn fixture_url(rel: &str) -> String {
+    url::Url::from_file_path(fixture(rel)).unwrap().to_string()
+}
+
+/// One `[[sources]]` block.
+pub fn source(id: &str, url: &str) -> String {
+    format!(
+        "[[sources]]\nid = \"{id}\"\nname = \"{}\"\nurl = \"{url}\"\nregion = \"Afghanistan\"\n\n",
+        id.to_uppercase()
+    )
+}
+
+/// A config in `dir` (database and digests inside it) with `fetch_extra` lines in
+/// `[fetch]` and the given sources; written to `dir/roundup.toml`.
+pub fn write_config(dir: &Path, fetch_extra: &str, sources: &[String]) -> PathBuf {
+    let text = format!(
+        "database = \"roundup.db\"\n\n[fetch]\n{fetch_extra}\n\n[digest]\noutput_dir = \"digests\"\nformats = [\"markdown\", \"json\"]\n\n{}",
+        sources.concat()
+    );
+    let path = dir.join("roundup.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The demo's four fixture feeds, by absolute file:// URL.
+pub fn demo_sources() -> Vec<String> {
+    vec![
+        source("afintl", &fixture_url("feeds/afintl.xml")),
+        source("kabulnow", &fixture_url("feeds/kabulnow.atom")),
+        source("wire", &fixture_url("feeds/wire.json")),
+        source("amu", &fixture_url("feeds/amu.xml")),
+    ]
+}
+
+/// A loaded config plus its store and fetcher.
+pub struct Harness {
+    pub dir: tempfile::TempDir,
+    pub config: Config,
+    pub store: SharedStore,
+    pub fetcher: Fetcher,
+}
+
+impl Harness {
+    pub fn new(fetch_extra: &str, sources: &[String]) -> Harness {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write_config(dir.path(), fetch_extra, sources);
+        let config = config::load(&path).unwrap();
+        let store = Arc::new(Mutex::new(Store::open(&config.database).unwrap()));
+        let fetcher = Fetcher::new(&config.fetch).unwrap();
+        Harness {
+            dir,
+            config,
+            store,
+            fetcher,
+        }
+    }
+
+    pub async fn cycle(&self) -> RefreshReport {
+        let sources: Vec<_> = self.config.enabled_sources().cloned().collect();
+        pipeline::refresh_all(&self.config, &sources, &self.store, &self.fetcher)
+            .await
+            .unwrap()
+    }
+
+    pub fn with_store<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
+        f(&self.store.lock().unwrap())
+    }
+}

@@ -1,0 +1,360 @@
+//! Fetching against a local HTTP server: conditional GET, errors, caps, timeouts,
+//! "not a feed", compression.
+
+use std::io::Write as _;
+
+use roundup::pipeline::SourceOutcome;
+use wiremock::matchers::{header, method, path};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::common::{Harness, fixture, source};
+
+fn rss() -> Vec<u8> {
+    std::fs::read(fixture("feeds/afintl.xml")).unwrap()
+}
+
+fn outcome<'a>(report: &'a roundup::pipeline::RefreshReport, id: &str) -> &'a SourceOutcome {
+    &report
+        .sources
+        .iter()
+        .find(|s| s.source_id == id)
+        .unwrap()
+        .outcome
+}
+
+/// Snapshot of everything a fetch could write to entries and stories.
+fn snapshot(h: &Harness) -> (i64, i64, String) {
+    h.with_store(|s| {
+        let (stories, entries) = s.counts().unwrap();
+        let statuses = format!(
+            "{:?}",
+            s.source_statuses()
+                .unwrap()
+                .iter()
+                .map(|x| x.entries)
+                .collect::<Vec<_>>()
+        );
+        (stories, entries, statuses)
+    })
+}
+
+#[tokio::test]
+async fn etag_200_then_304_writes_nothing() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/feed"))
+        .and(header("if-none-match", "\"v1\""))
+        .respond_with(ResponseTemplate::new(304))
+        .with_priority(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/feed"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("etag", "\"v1\"")
+                .set_body_bytes(rss()),
+        )
+        .with_priority(2)
+        .expect(1)
+        .mount(&server)
+        .await;
+    let h = Harness::new("", &[source("afintl", &format!("{}/feed", server.uri()))]);
+    let first = h.cycle().await;
+    assert!(
+        matches!(outcome(&first, "afintl"), SourceOutcome::Stored { status: 200, report } if report.new == 3)
+    );
+    let before = snapshot(&h);
+    let second = h.cycle().await;
+    assert!(
+        matches!(outcome(&second, "afintl"), SourceOutcome::NotModified),
+        "{second:?}"
+    );
+    assert_eq!(snapshot(&h), before, "a 304 adds or changes no entries");
+    let status = h.with_store(|s| s.source_statuses().unwrap().remove(0));
+    assert_eq!(status.last_status, Some(304));
+}
+
+#[tokio::test]
+async fn last_modified_200_then_304() {
+    let server = MockServer::start().await;
+    let lm = "Tue, 26 Nov 2024 09:12:00 GMT";
+    Mock::given(method("GET"))
+        // wiremock's header() splits values on commas, which HTTP dates contain.
+        .and(move |req: &wiremock::Request| {
+            req.headers
+                .get("if-modified-since")
+                .and_then(|v| v.to_str().ok())
+                == Some(lm)
+        })
+        .respond_with(ResponseTemplate::new(304))
+        .with_priority(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("last-modified", lm)
+                .set_body_bytes(rss()),
+        )
+        .with_priority(2)
+        .expect(1)
+        .mount(&server)
+        .await;
+    let h = Harness::new("", &[source("afintl", &format!("{}/feed", server.uri()))]);
+    h.cycle().await;
+    let before = snapshot(&h);
+    let second = h.cycle().await;
+    assert!(matches!(
+        outcome(&second, "afintl"),
+        SourceOutcome::NotModified
+    ));
+    assert_eq!(snapshot(&h), before);
+}
+
+#[tokio::test]
+async fn http_errors_stay_with_their_source() {
+    let server = MockServer::start().await;
+    Mock::given(path("/ok"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(rss()))
+        .mount(&server)
+        .await;
+    Mock::given(path("/missing"))
+        .respond_with(ResponseTemplate::new(404))
+        .mount(&server)
+        .await;
+    Mock::given(path("/broken"))
+        .respond_with(ResponseTemplate::new(500))
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let h = Harness::new(
+        "",
+        &[
+            source("missing", &format!("{uri}/missing")),
+            source("good", &format!("{uri}/ok")),
+            source("broken", &format!("{uri}/broken")),
+        ],
+    );
+    let report = h.cycle().await;
+    assert_eq!(report.failed(), 2);
+    match outcome(&report, "missing") {
+        SourceOutcome::Failed { status, error } => {
+            assert_eq!(*status, Some(404));
+            assert_eq!(error, "HTTP 404 Not Found");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        outcome(&report, "broken"),
+        SourceOutcome::Failed {
+            status: Some(500),
+            ..
+        }
+    ));
+    assert_eq!(h.with_store(|s| s.entry_count("good").unwrap()), 3);
+    let statuses = h.with_store(|s| s.source_statuses().unwrap());
+    let broken = statuses.iter().find(|s| s.id == "broken").unwrap();
+    assert_eq!(broken.consecutive_failures, 1);
+    assert_eq!(
+        broken.last_error.as_deref(),
+        Some("HTTP 500 Internal Server Error")
+    );
+}
+
+#[tokio::test]
+async fn a_failure_keeps_what_was_stored() {
+    let server = MockServer::start().await;
+    Mock::given(path("/feed"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(rss()))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/feed"))
+        .respond_with(ResponseTemplate::new(503))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let h = Harness::new("", &[source("afintl", &format!("{}/feed", server.uri()))]);
+    h.cycle().await;
+    let before = snapshot(&h);
+    let report = h.cycle().await;
+    assert_eq!(report.failed(), 1);
+    assert_eq!(snapshot(&h), before);
+}
+
+#[tokio::test]
+async fn body_over_max_body_is_cut_off() {
+    let server = MockServer::start().await;
+    let big = format!(
+        "<rss version=\"2.0\"><channel><title>{}</title></channel></rss>",
+        "x".repeat(64 * 1024)
+    );
+    Mock::given(path("/big"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(big))
+        .mount(&server)
+        .await;
+    let h = Harness::new(
+        "max_body = \"16 KiB\"",
+        &[source("big", &format!("{}/big", server.uri()))],
+    );
+    let report = h.cycle().await;
+    match outcome(&report, "big") {
+        SourceOutcome::Failed { error, .. } => assert!(
+            error.contains("larger than the 16384-byte limit"),
+            "{error}"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn gzip_bomb_is_cut_off_after_decompression() {
+    let server = MockServer::start().await;
+    // 8 MiB of spaces compress to a few KiB; the cap must apply to the decoded bytes.
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    enc.write_all(b"<rss version=\"2.0\"><channel><title>")
+        .unwrap();
+    enc.write_all(&vec![b' '; 8 * 1024 * 1024]).unwrap();
+    let body = enc.finish().unwrap();
+    assert!(body.len() < 64 * 1024);
+    Mock::given(path("/bomb"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-encoding", "gzip")
+                .set_body_bytes(body),
+        )
+        .mount(&server)
+        .await;
+    let h = Harness::new(
+        "max_body = \"1 MiB\"",
+        &[source("bomb", &format!("{}/bomb", server.uri()))],
+    );
+    let report = h.cycle().await;
+    assert!(
+        matches!(outcome(&report, "bomb"), SourceOutcome::Failed { error, .. } if error.contains("max_body")),
+        "{report:?}"
+    );
+}
+
+#[tokio::test]
+async fn gzip_encoded_feed_parses() {
+    let server = MockServer::start().await;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(&rss()).unwrap();
+    Mock::given(path("/gz"))
+        .and(|req: &wiremock::Request| {
+            let accepted = req
+                .headers
+                .get("accept-encoding")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
+            ["gzip", "br", "deflate"]
+                .iter()
+                .all(|enc| accepted.contains(enc))
+        })
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-encoding", "gzip")
+                .set_body_bytes(enc.finish().unwrap()),
+        )
+        .mount(&server)
+        .await;
+    let h = Harness::new("", &[source("gz", &format!("{}/gz", server.uri()))]);
+    let report = h.cycle().await;
+    assert!(
+        matches!(outcome(&report, "gz"), SourceOutcome::Stored { report, .. } if report.new == 3),
+        "{report:?}"
+    );
+}
+
+#[tokio::test]
+async fn stalled_server_hits_the_timeout_and_others_complete() {
+    let server = MockServer::start().await;
+    Mock::given(path("/slow"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_bytes(rss())
+                .set_delay(std::time::Duration::from_secs(10)),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(path("/fast"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(rss()))
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let h = Harness::new(
+        "timeout = \"1s\"",
+        &[
+            source("slow", &format!("{uri}/slow")),
+            source("fast", &format!("{uri}/fast")),
+        ],
+    );
+    let report = h.cycle().await;
+    match outcome(&report, "slow") {
+        SourceOutcome::Failed { error, .. } => assert_eq!(error, "timed out after 1s"),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        outcome(&report, "fast"),
+        SourceOutcome::Stored { .. }
+    ));
+}
+
+#[tokio::test]
+async fn html_page_is_reported_as_not_a_feed() {
+    let server = MockServer::start().await;
+    Mock::given(path("/page"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("content-type", "application/rss+xml")
+                .set_body_string("<!DOCTYPE html><html><head><title>Home</title></head><body>Welcome</body></html>"),
+        )
+        .mount(&server)
+        .await;
+    let h = Harness::new("", &[source("page", &format!("{}/page", server.uri()))]);
+    let report = h.cycle().await;
+    match outcome(&report, "page") {
+        SourceOutcome::Failed { error, .. } => {
+            assert_eq!(error, "not a feed: the server returned an HTML page")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn user_agent_is_sent_and_redirect_to_file_is_refused() {
+    let server = MockServer::start().await;
+    Mock::given(path("/ua"))
+        .and(header("user-agent", "roundup-test/1"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(rss()))
+        .mount(&server)
+        .await;
+    Mock::given(path("/to-file"))
+        .respond_with(ResponseTemplate::new(302).insert_header("location", "file:///etc/passwd"))
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let h = Harness::new(
+        "user_agent = \"roundup-test/1\"",
+        &[
+            source("ua", &format!("{uri}/ua")),
+            source("tofile", &format!("{uri}/to-file")),
+        ],
+    );
+    let report = h.cycle().await;
+    assert!(
+        matches!(outcome(&report, "ua"), SourceOutcome::Stored { .. }),
+        "{report:?}"
+    );
+    match outcome(&report, "tofile") {
+        SourceOutcome::Failed { error, .. } => {
+            assert!(error.contains("only http and https"), "{error}")
+        }
+        other => panic!("{other:?}"),
+    }
+}

@@ -1,0 +1,104 @@
+//! The whole cycle over the seed fixtures: each story stored once, updates in place.
+
+use roundup::digest::{self, Window};
+use roundup::pipeline::SourceOutcome;
+use wiremock::matchers::path;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::common::{Harness, demo_sources, fixture, source};
+
+const SEED_TITLE: &str = "Russia Wants Taliban To Participate In SCO Meetings, Claims Group";
+const ECO_TITLE: &str = "Iran Says Taliban Foreign Minister Not Invited To ECO Meeting In Mashhad";
+
+fn build_digest(h: &Harness) -> digest::Digest {
+    let now = chrono::Utc::now() + chrono::Duration::seconds(1);
+    let window = Window::ending(now, std::time::Duration::from_secs(86_400), chrono_tz::UTC);
+    h.with_store(|s| digest::build(s, &h.config, window, now).unwrap())
+}
+
+#[tokio::test]
+async fn seed_story_is_one_story_across_three_outlets_and_eco_stays_apart() {
+    let h = Harness::new("", &demo_sources());
+    let report = h.cycle().await;
+    assert_eq!(report.failed(), 0, "{report:?}");
+    let d = build_digest(&h);
+    let seed: Vec<_> = d
+        .stories()
+        .filter(|s| s.title.to_lowercase().contains("sco meetings"))
+        .collect();
+    assert_eq!(seed.len(), 1, "seed story appears once");
+    let seed = seed[0];
+    assert_eq!(
+        seed.title, SEED_TITLE,
+        "the outlet's own report represents the story"
+    );
+    assert_eq!(seed.source, "afintl");
+    let mut also: Vec<_> = seed
+        .also_reported_by
+        .iter()
+        .map(|a| a.source.as_str())
+        .collect();
+    also.sort_unstable();
+    assert_eq!(also, ["kabulnow", "wire"]);
+    let eco: Vec<_> = d.stories().filter(|s| s.title == ECO_TITLE).collect();
+    assert_eq!(eco.len(), 1);
+    assert!(eco[0].also_reported_by.is_empty());
+    assert_ne!(eco[0].id, seed.id);
+    // 3 + 2 + 2 + 2 entries; the seed's three reports are one story.
+    assert_eq!(h.with_store(|s| s.counts().unwrap()), (7, 9));
+}
+
+#[tokio::test]
+async fn refetching_is_idempotent() {
+    let h = Harness::new("", &demo_sources());
+    h.cycle().await;
+    let counts = h.with_store(|s| s.counts().unwrap());
+    let again = h.cycle().await;
+    for s in &again.sources {
+        assert!(
+            matches!(s.outcome, SourceOutcome::Stored { report, .. } if report.new == 0 && report.updated == 0),
+            "{s:?}"
+        );
+    }
+    assert_eq!(h.with_store(|s| s.counts().unwrap()), counts);
+}
+
+#[tokio::test]
+async fn corrected_headline_updates_the_entry_and_keeps_first_seen() {
+    let server = MockServer::start().await;
+    let original = std::fs::read(fixture("feeds/afintl.xml")).unwrap();
+    let corrected = std::fs::read(fixture("feeds/afintl-corrected.xml")).unwrap();
+    Mock::given(path("/rss"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(original))
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/rss"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(corrected))
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    let h = Harness::new("", &[source("afintl", &format!("{}/rss", server.uri()))]);
+    h.cycle().await;
+    let before = build_digest(&h);
+    let first_seen = before
+        .stories()
+        .find(|s| s.title == SEED_TITLE)
+        .unwrap()
+        .first_seen;
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let report = h.cycle().await;
+    assert!(
+        matches!(report.sources[0].outcome, SourceOutcome::Stored { report, .. } if report.new == 0 && report.updated == 1 && report.unchanged == 2),
+        "{report:?}"
+    );
+    let after = build_digest(&h);
+    assert_eq!(after.story_count(), before.story_count());
+    let story = after
+        .stories()
+        .find(|s| s.title.ends_with("Taliban Claim"))
+        .expect("corrected headline shown");
+    assert_eq!(story.first_seen, first_seen);
+    assert_eq!(h.with_store(|s| s.entry_count("afintl").unwrap()), 3);
+}
