@@ -244,15 +244,20 @@ fn print_report(report: &RefreshReport) {
         .unwrap_or(0);
     for s in &report.sources {
         let line = match &s.outcome {
-            SourceOutcome::NotModified => "ok    304  not modified".to_owned(),
-            SourceOutcome::Stored { status, report } => format!(
+            SourceOutcome::NotModified { .. } => "ok    304  not modified".to_owned(),
+            SourceOutcome::Stored { status, report, .. } => format!(
                 "ok    {status}  new {}  updated {}  unchanged {}",
                 report.new, report.updated, report.unchanged
             ),
-            SourceOutcome::Failed { status, error } => format!(
+            SourceOutcome::Failed { status, error, .. } => format!(
                 "error {}  {error}",
                 status.map_or_else(|| "---".to_owned(), |c| c.to_string())
             ),
+            SourceOutcome::Deferred { until } => format!(
+                "skip  ---  server asked to wait until {} (Retry-After)",
+                until.format("%Y-%m-%d %H:%M:%S UTC")
+            ),
+            SourceOutcome::Cancelled => "skip  ---  cancelled".to_owned(),
             SourceOutcome::StoreFailed(error) => format!("error ---  {error}"),
         };
         println!("{:<width$}  {line}", s.source_id);

@@ -40,4 +40,34 @@ pub struct FetchState {
     pub last_modified: Option<String>,
     /// Consecutive failed fetches (reset on success).
     pub consecutive_failures: u32,
+    /// No request before this time (the server's `Retry-After`).
+    pub retry_after_until: Option<DateTime<Utc>>,
+    /// The configured URL a permanent redirect was seen from.
+    pub moved_from: Option<String>,
+    /// Where the permanent redirect pointed.
+    pub moved_to: Option<String>,
+    /// Consecutive fetches of `moved_from` that ended in the same permanent redirect.
+    pub moved_seen: u32,
+}
+
+/// Consecutive identical permanent redirects after which the new URL is fetched directly.
+pub const MOVED_AFTER: u32 = 3;
+
+impl FetchState {
+    /// The URL to request for a source configured at `configured`: the permanent
+    /// redirect target once it has been seen [`MOVED_AFTER`] times in a row, else the
+    /// configured URL. Editing the configured URL discards the old redirect.
+    pub fn effective_url(&self, configured: &url::Url) -> url::Url {
+        if self.moved_seen >= MOVED_AFTER && self.moved_from.as_deref() == Some(configured.as_str())
+        {
+            if let Some(to) = self
+                .moved_to
+                .as_deref()
+                .and_then(|u| url::Url::parse(u).ok())
+            {
+                return to;
+            }
+        }
+        configured.clone()
+    }
 }

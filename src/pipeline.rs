@@ -1,25 +1,26 @@
 //! One fetch cycle: fetch → parse → normalise → store, for every source, with bounded
 //! concurrency (`fetch.concurrency` overall, `fetch.per_host` per host).
 //!
-//! Both `roundup fetch` / `run --once` and the daemon call [`refresh_all`]; the daemon
-//! only adds timing. A failing source is logged in its own span, recorded in its fetch
-//! state, and never stops the others.
+//! `roundup fetch` / `run --once` call [`refresh_all`]; the daemon calls
+//! [`refresh_source`] per source on its schedule and only adds timing. A failing source is
+//! logged in its own span, recorded in its fetch state, and never stops the others.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::config::{Config, Source};
-use crate::fetch::{FetchOutcome, Fetched, Fetcher};
+use crate::fetch::{FetchOutcome, Fetched, Fetcher, retry};
 use crate::model::FetchState;
 use crate::normalize::normalize_feed;
 use crate::parse::parse_feed;
-use crate::store::{Store, StoreError, StoreReport};
+use crate::store::{RedirectSeen, Store, StoreError, StoreReport};
 
 /// The database shared by the tasks of a cycle. Locked only inside `spawn_blocking`.
 pub type SharedStore = Arc<Mutex<Store>>;
@@ -28,13 +29,18 @@ pub type SharedStore = Arc<Mutex<Store>>;
 #[derive(Debug)]
 pub enum SourceOutcome {
     /// 304: nothing changed.
-    NotModified,
+    NotModified {
+        /// Shortest interval the server asked for (`max-age`).
+        min_interval: Option<Duration>,
+    },
     /// A body was parsed and stored.
     Stored {
         /// HTTP status (200 for file://).
         status: u16,
         /// What the write changed.
         report: StoreReport,
+        /// Shortest interval the feed (`<ttl>`) or server (`max-age`) asked for.
+        min_interval: Option<Duration>,
     },
     /// Fetching or parsing failed; the source's stored entries are untouched.
     Failed {
@@ -42,7 +48,18 @@ pub enum SourceOutcome {
         status: Option<u16>,
         /// One-line reason.
         error: String,
+        /// Consecutive failures, this one included.
+        failures: u32,
+        /// The server's `Retry-After`, when it sent one.
+        retry_after: Option<DateTime<Utc>>,
     },
+    /// Not requested: the server's `Retry-After` from an earlier answer still holds.
+    Deferred {
+        /// When the server allows the next request.
+        until: DateTime<Utc>,
+    },
+    /// Shutdown began before the request finished; nothing was written.
+    Cancelled,
     /// The database write failed (exit code 3).
     StoreFailed(String),
 }
@@ -117,6 +134,37 @@ where
     .map_err(|e| StoreError::Task(e.to_string()))?
 }
 
+/// Per-host request limits (`fetch.per_host`), shared by every fetch.
+#[derive(Debug)]
+pub struct HostLimits {
+    per_host: usize,
+    hosts: Mutex<HashMap<String, Arc<Semaphore>>>,
+}
+
+impl HostLimits {
+    /// At most `per_host` requests at once to one host.
+    pub fn new(per_host: usize) -> HostLimits {
+        HostLimits {
+            per_host,
+            hosts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The semaphore for `url`'s host.
+    pub fn for_url(&self, url: &url::Url) -> Arc<Semaphore> {
+        let host = url.host_str().unwrap_or("").to_owned();
+        let mut hosts = self
+            .hosts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(
+            hosts
+                .entry(host)
+                .or_insert_with(|| Arc::new(Semaphore::new(self.per_host))),
+        )
+    }
+}
+
 /// Refreshes `sources` (normally every enabled source) once.
 ///
 /// # Errors
@@ -135,22 +183,13 @@ pub async fn refresh_all(
         s.fetch_states()
     })
     .await?;
-    let mut hosts: HashMap<String, Arc<Semaphore>> = HashMap::new();
-    let jobs: Vec<_> = sources
-        .iter()
+    let limits = HostLimits::new(config.fetch.per_host);
+    let never = CancellationToken::new();
+    let mut reports: Vec<SourceReport> = futures_util::stream::iter(sources)
         .map(|source| {
-            let host = source.url.host_str().unwrap_or("").to_owned();
-            let permit = Arc::clone(
-                hosts
-                    .entry(host)
-                    .or_insert_with(|| Arc::new(Semaphore::new(config.fetch.per_host))),
-            );
             let state = states.get(&source.id).cloned().unwrap_or_default();
-            (source, state, permit)
+            refresh_source(source, state, &limits, store, fetcher, &never)
         })
-        .collect();
-    let mut reports: Vec<SourceReport> = futures_util::stream::iter(jobs)
-        .map(|(source, state, permit)| refresh_source(source, state, permit, store, fetcher))
         .buffer_unordered(config.fetch.concurrency)
         .collect()
         .await;
@@ -169,35 +208,23 @@ pub async fn refresh_all(
 }
 
 /// Fetch → parse → normalise → store for one source. Never fails: the outcome says
-/// what happened, and failures are recorded in the source's fetch state.
+/// what happened, and failures are recorded in the source's fetch state. `cancel` stops
+/// the network part; a database write that has started always completes.
 pub async fn refresh_source(
     source: &Source,
     state: FetchState,
-    host_permit: Arc<Semaphore>,
+    limits: &HostLimits,
     store: &SharedStore,
     fetcher: &Fetcher,
+    cancel: &CancellationToken,
 ) -> SourceReport {
-    let span = info_span!("refresh", source_id = %source.id, source_url = %source.url);
+    let url = state.effective_url(&source.url);
+    let span = info_span!("refresh", source_id = %source.id, source_url = %url);
     async move {
         let started = Instant::now();
-        let fetched = {
-            // The semaphore is never closed, so acquire cannot fail; fall through if it did.
-            let _permit = host_permit.acquire().await.ok();
-            fetcher.fetch(&source.url, &state).await
-        };
-        let outcome = match fetched {
-            Ok(FetchOutcome::NotModified) => {
-                let id = source.id.clone();
-                match with_store(store, move |s| s.record_not_modified(&id, Utc::now())).await {
-                    Ok(()) => SourceOutcome::NotModified,
-                    Err(e) => SourceOutcome::StoreFailed(e.to_string()),
-                }
-            }
-            Ok(FetchOutcome::Fetched(body)) => ingest(source, body, store).await,
-            Err(e) => {
-                let (status, error) = (e.status(), e.to_string());
-                record_failure(source, status, error, store).await
-            }
+        let outcome = match state.retry_after_until.filter(|t| *t > Utc::now()) {
+            Some(until) => SourceOutcome::Deferred { until },
+            None => fetch_and_store(source, &url, state, limits, store, fetcher, cancel).await,
         };
         log_outcome(&outcome, started);
         SourceReport {
@@ -209,38 +236,100 @@ pub async fn refresh_source(
     .await
 }
 
+async fn fetch_and_store(
+    source: &Source,
+    url: &url::Url,
+    state: FetchState,
+    limits: &HostLimits,
+    store: &SharedStore,
+    fetcher: &Fetcher,
+    cancel: &CancellationToken,
+) -> SourceOutcome {
+    let permit = limits.for_url(url);
+    let fetched = tokio::select! {
+        // The semaphore is never closed, so acquire cannot fail.
+        r = async { let _p = permit.acquire().await.ok(); fetcher.fetch(url, &state).await } => r,
+        () = cancel.cancelled() => return SourceOutcome::Cancelled,
+    };
+    // Redirect bookkeeping only applies to requests of the configured URL.
+    let redirect = (url == &source.url).then(|| RedirectSeen {
+        from: source.url.to_string(),
+        permanent_to: None,
+    });
+    match fetched {
+        Ok(FetchOutcome::NotModified(meta)) => {
+            let id = source.id.clone();
+            let redirect = redirect.map(|r| RedirectSeen {
+                permanent_to: meta.permanent_redirect.as_ref().map(ToString::to_string),
+                ..r
+            });
+            match with_store(store, move |s| {
+                s.record_not_modified(&id, redirect.as_ref(), Utc::now())
+            })
+            .await
+            {
+                Ok(()) => SourceOutcome::NotModified {
+                    min_interval: retry::min_interval(None, meta.max_age),
+                },
+                Err(e) => SourceOutcome::StoreFailed(e.to_string()),
+            }
+        }
+        Ok(FetchOutcome::Fetched(body)) => ingest(source, body, redirect, store).await,
+        Err(e) => record_failure(source, e.status(), e.to_string(), e.retry_after(), store).await,
+    }
+}
+
 /// Parses, normalises and stores a fetched body on a blocking thread (parsing is CPU
 /// work and must stay off the async workers).
-async fn ingest(source: &Source, fetched: Fetched, store: &SharedStore) -> SourceOutcome {
+async fn ingest(
+    source: &Source,
+    fetched: Fetched,
+    redirect: Option<RedirectSeen>,
+    store: &SharedStore,
+) -> SourceOutcome {
     let id = source.id.clone();
     let url = source.url.clone();
     let shared = Arc::clone(store);
     let joined = tokio::task::spawn_blocking(move || {
         let now = Utc::now();
-        let feed = match parse_feed(&fetched.body, &fetched.final_url) {
+        let meta = fetched.meta;
+        let feed = match parse_feed(&fetched.body, &meta.final_url) {
             Ok(feed) => feed,
-            Err(e) => return Err((Some(fetched.status), e.to_string())),
+            Err(e) => return Err((Some(meta.status), e.to_string())),
         };
         let items = normalize_feed(&feed, &url, now);
+        let redirect = redirect.map(|r| RedirectSeen {
+            permanent_to: meta.permanent_redirect.as_ref().map(ToString::to_string),
+            ..r
+        });
         let mut guard = shared
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match guard.store_fetch(&id, &fetched, &items, now) {
-            Ok(report) => Ok(SourceOutcome::Stored {
-                status: fetched.status,
-                report,
-            }),
-            Err(e) => Ok(SourceOutcome::StoreFailed(e.to_string())),
-        }
+        Ok(
+            match guard.store_fetch(&id, &meta, redirect.as_ref(), &items, now) {
+                Ok(report) => SourceOutcome::Stored {
+                    status: meta.status,
+                    report,
+                    min_interval: retry::min_interval(feed.ttl, meta.max_age),
+                },
+                Err(e) => SourceOutcome::StoreFailed(e.to_string()),
+            },
+        )
     })
     .await;
     match joined {
         Ok(Ok(outcome)) => outcome,
-        Ok(Err((status, error))) => record_failure(source, status, error, store).await,
-        Err(e) => SourceOutcome::Failed {
-            status: None,
-            error: format!("parser task failed: {e}"),
-        },
+        Ok(Err((status, error))) => record_failure(source, status, error, None, store).await,
+        Err(e) => {
+            record_failure(
+                source,
+                None,
+                format!("parser task failed: {e}"),
+                None,
+                store,
+            )
+            .await
+        }
     }
 }
 
@@ -248,16 +337,22 @@ async fn record_failure(
     source: &Source,
     status: Option<u16>,
     error: String,
+    retry_after: Option<DateTime<Utc>>,
     store: &SharedStore,
 ) -> SourceOutcome {
     let id = source.id.clone();
     let msg = error.clone();
     match with_store(store, move |s| {
-        s.record_failure(&id, status, &msg, Utc::now())
+        s.record_failure(&id, status, &msg, retry_after, Utc::now())
     })
     .await
     {
-        Ok(()) => SourceOutcome::Failed { status, error },
+        Ok(failures) => SourceOutcome::Failed {
+            status,
+            error,
+            failures,
+            retry_after,
+        },
         Err(e) => SourceOutcome::StoreFailed(e.to_string()),
     }
 }
@@ -265,8 +360,8 @@ async fn record_failure(
 fn log_outcome(outcome: &SourceOutcome, started: Instant) {
     let elapsed_ms = started.elapsed().as_millis();
     match outcome {
-        SourceOutcome::NotModified => info!(status = 304, elapsed_ms, "not modified"),
-        SourceOutcome::Stored { status, report } => info!(
+        SourceOutcome::NotModified { .. } => info!(status = 304, elapsed_ms, "not modified"),
+        SourceOutcome::Stored { status, report, .. } => info!(
             status,
             new = report.new,
             updated = report.updated,
@@ -275,9 +370,14 @@ fn log_outcome(outcome: &SourceOutcome, started: Instant) {
             elapsed_ms,
             "stored"
         ),
-        SourceOutcome::Failed { status, error } => {
-            warn!(?status, elapsed_ms, "fetch failed: {error}")
-        }
+        SourceOutcome::Failed {
+            status,
+            error,
+            failures,
+            ..
+        } => warn!(?status, failures, elapsed_ms, "fetch failed: {error}"),
+        SourceOutcome::Deferred { until } => info!(%until, "deferred: Retry-After still in force"),
+        SourceOutcome::Cancelled => info!(elapsed_ms, "cancelled by shutdown"),
         SourceOutcome::StoreFailed(error) => warn!(elapsed_ms, "storage failed: {error}"),
     }
 }

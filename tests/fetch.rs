@@ -63,12 +63,15 @@ async fn etag_200_then_304_writes_nothing() {
     let h = Harness::new("", &[source("afintl", &format!("{}/feed", server.uri()))]);
     let first = h.cycle().await;
     assert!(
-        matches!(outcome(&first, "afintl"), SourceOutcome::Stored { status: 200, report } if report.new == 3)
+        matches!(outcome(&first, "afintl"), SourceOutcome::Stored { status: 200, report, .. } if report.new == 3)
     );
     let before = snapshot(&h);
     let second = h.cycle().await;
     assert!(
-        matches!(outcome(&second, "afintl"), SourceOutcome::NotModified),
+        matches!(
+            outcome(&second, "afintl"),
+            SourceOutcome::NotModified { .. }
+        ),
         "{second:?}"
     );
     assert_eq!(snapshot(&h), before, "a 304 adds or changes no entries");
@@ -109,7 +112,7 @@ async fn last_modified_200_then_304() {
     let second = h.cycle().await;
     assert!(matches!(
         outcome(&second, "afintl"),
-        SourceOutcome::NotModified
+        SourceOutcome::NotModified { .. }
     ));
     assert_eq!(snapshot(&h), before);
 }
@@ -141,7 +144,7 @@ async fn http_errors_stay_with_their_source() {
     let report = h.cycle().await;
     assert_eq!(report.failed(), 2);
     match outcome(&report, "missing") {
-        SourceOutcome::Failed { status, error } => {
+        SourceOutcome::Failed { status, error, .. } => {
             assert_eq!(*status, Some(404));
             assert_eq!(error, "HTTP 404 Not Found");
         }

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use reqwest::redirect::{Attempt, Policy};
+use reqwest::redirect::Policy;
 
 use crate::config::FetchConfig;
 
@@ -11,9 +11,10 @@ pub const MAX_REDIRECTS: usize = 5;
 /// Upper bound on the connect phase (the whole-request timeout still applies).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Builds the shared client: rustls, gzip/brotli/deflate, the configured User-Agent,
-/// the whole-request timeout and a redirect policy that refuses loops, more than
-/// [`MAX_REDIRECTS`] hops and any scheme but http(s).
+/// Builds the shared client: rustls, gzip/brotli/deflate, the configured User-Agent and
+/// the whole-request timeout. Redirects are not followed by reqwest: [`super::Fetcher`]
+/// follows them itself (at most [`MAX_REDIRECTS`] hops, http(s) only, no loops) so that it
+/// can tell a chain of permanent redirects from temporary ones.
 ///
 /// # Errors
 /// When reqwest cannot initialise TLS.
@@ -25,20 +26,6 @@ pub fn build_client(config: &FetchConfig) -> reqwest::Result<reqwest::Client> {
         .gzip(true)
         .brotli(true)
         .deflate(true)
-        .redirect(Policy::custom(redirect_policy))
+        .redirect(Policy::none())
         .build()
-}
-
-fn redirect_policy(attempt: Attempt<'_>) -> reqwest::redirect::Action {
-    let url = attempt.url().to_string();
-    if !matches!(attempt.url().scheme(), "http" | "https") {
-        return attempt.error(format!("redirect to a non-http(s) URL {url}"));
-    }
-    if attempt.previous().iter().any(|u| u == attempt.url()) {
-        return attempt.error(format!("redirect loop at {url}"));
-    }
-    if attempt.previous().len() > MAX_REDIRECTS {
-        return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
-    }
-    attempt.follow()
 }

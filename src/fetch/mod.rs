@@ -5,12 +5,17 @@
 //! too) and classifies failures into [`FetchError`]s whose `Display` is one line.
 
 mod client;
+pub mod retry;
 
 use std::io::Read;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
-use reqwest::header::{CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED};
+use reqwest::header::{
+    CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_MODIFIED_SINCE, IF_NONE_MATCH, LAST_MODIFIED, LOCATION,
+    RETRY_AFTER,
+};
 use url::Url;
 
 pub use client::{MAX_REDIRECTS, build_client};
@@ -22,18 +27,26 @@ use crate::model::FetchState;
 #[derive(Debug)]
 pub enum FetchOutcome {
     /// 304: nothing changed since the stored validators; nothing to parse or write.
-    NotModified,
+    NotModified(ResponseMeta),
     /// A body to parse.
     Fetched(Fetched),
 }
 
-/// A fetched body with the response metadata kept for the next conditional GET.
-#[derive(Debug)]
-pub struct Fetched {
+impl FetchOutcome {
+    /// The response metadata, whichever the outcome.
+    pub fn meta(&self) -> &ResponseMeta {
+        match self {
+            FetchOutcome::NotModified(meta) => meta,
+            FetchOutcome::Fetched(f) => &f.meta,
+        }
+    }
+}
+
+/// Response metadata kept for the next request and for scheduling.
+#[derive(Debug, Clone)]
+pub struct ResponseMeta {
     /// HTTP status (200 for `file://`).
     pub status: u16,
-    /// Raw bytes (decompressed, not decoded: the parser reads the declared encoding).
-    pub body: Vec<u8>,
     /// `ETag` header.
     pub etag: Option<String>,
     /// `Last-Modified` header.
@@ -42,6 +55,33 @@ pub struct Fetched {
     pub content_type: Option<String>,
     /// The URL after redirects.
     pub final_url: Url,
+    /// `Cache-Control: max-age`, capped.
+    pub max_age: Option<Duration>,
+    /// Set when every redirect hop was permanent (301/308): where they led.
+    pub permanent_redirect: Option<Url>,
+}
+
+impl ResponseMeta {
+    fn local(url: &Url) -> ResponseMeta {
+        ResponseMeta {
+            status: 200,
+            etag: None,
+            last_modified: None,
+            content_type: None,
+            final_url: url.clone(),
+            max_age: None,
+            permanent_redirect: None,
+        }
+    }
+}
+
+/// A fetched body with its response metadata.
+#[derive(Debug)]
+pub struct Fetched {
+    /// Status, validators, final URL.
+    pub meta: ResponseMeta,
+    /// Raw bytes (decompressed, not decoded: the parser reads the declared encoding).
+    pub body: Vec<u8>,
 }
 
 /// Why a fetch failed. `Display` is one line naming the problem.
@@ -49,12 +89,12 @@ pub struct Fetched {
 #[non_exhaustive]
 pub enum FetchError {
     /// The server answered with a non-success status.
-    #[error("HTTP {status}")]
+    #[error("HTTP {status}{}", retry_after.map(|t| format!(" (Retry-After: not before {})", t.format("%Y-%m-%d %H:%M:%S UTC"))).unwrap_or_default())]
     Status {
         /// The status returned.
         status: StatusCode,
-        /// `Retry-After`, when the server sent one with 429/503.
-        retry_after: Option<String>,
+        /// When the server allows the next request (429/503 `Retry-After`).
+        retry_after: Option<DateTime<Utc>>,
     },
     /// The whole-request timeout passed.
     #[error("timed out after {}", humantime::format_duration(*.0))]
@@ -92,6 +132,14 @@ impl FetchError {
             _ => None,
         }
     }
+
+    /// The time the server asked us to wait until, if it did.
+    pub fn retry_after(&self) -> Option<DateTime<Utc>> {
+        match self {
+            FetchError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
 }
 
 /// Fetches feeds over http(s) and from `file://` paths.
@@ -115,7 +163,10 @@ impl Fetcher {
         })
     }
 
-    /// Fetches `url`, conditionally when `state` holds validators.
+    /// Fetches `url`, conditionally when `state` holds validators. Redirects are
+    /// followed here (at most [`MAX_REDIRECTS`], http(s) only, no loops) so that a chain
+    /// of permanent redirects can be recognised. The whole exchange, redirects and body
+    /// included, is bounded by `fetch.timeout`.
     ///
     /// # Errors
     /// [`FetchError`] for every failure; the message is one line.
@@ -123,45 +174,66 @@ impl Fetcher {
         if url.scheme() == "file" {
             return self.fetch_file(url).await;
         }
-        let mut request = self.client.get(url.clone());
-        if let Some(etag) = &state.etag {
-            request = request.header(IF_NONE_MATCH, etag);
+        match tokio::time::timeout(self.timeout, self.fetch_http(url, state)).await {
+            Ok(result) => result,
+            Err(_) => Err(FetchError::Timeout(self.timeout)),
         }
-        if let Some(lm) = &state.last_modified {
-            request = request.header(IF_MODIFIED_SINCE, lm);
-        }
-        let response = request.send().await.map_err(|e| self.classify(e))?;
+    }
+
+    async fn fetch_http(&self, url: &Url, state: &FetchState) -> Result<FetchOutcome, FetchError> {
+        let mut current = url.clone();
+        let mut visited: Vec<Url> = Vec::new();
+        let mut all_permanent = true;
+        let response = loop {
+            let mut request = self.client.get(current.clone());
+            if let Some(etag) = &state.etag {
+                request = request.header(IF_NONE_MATCH, etag);
+            }
+            if let Some(lm) = &state.last_modified {
+                request = request.header(IF_MODIFIED_SINCE, lm);
+            }
+            let response = request.send().await.map_err(|e| self.classify(e))?;
+            let status = response.status();
+            if !status.is_redirection() || status == StatusCode::NOT_MODIFIED {
+                break response;
+            }
+            let next = next_hop(&current, &response, &visited)?;
+            all_permanent &= matches!(
+                status,
+                StatusCode::MOVED_PERMANENTLY | StatusCode::PERMANENT_REDIRECT
+            );
+            visited.push(std::mem::replace(&mut current, next));
+        };
         let status = response.status();
-        if status == StatusCode::NOT_MODIFIED {
-            return Ok(FetchOutcome::NotModified);
-        }
-        if status.is_redirection() {
-            // The redirect policy stops at schemes it refuses to follow (file:, ftp:…).
-            let to = header(&response, reqwest::header::LOCATION).unwrap_or_default();
-            return Err(FetchError::Redirect(format!(
-                "{status} to {to:?}: only http and https redirects are followed"
-            )));
-        }
-        if !status.is_success() {
-            let retry_after = header(&response, reqwest::header::RETRY_AFTER);
+        if !status.is_success() && status != StatusCode::NOT_MODIFIED {
+            let retry_after = if matches!(
+                status,
+                StatusCode::TOO_MANY_REQUESTS | StatusCode::SERVICE_UNAVAILABLE
+            ) {
+                header(&response, RETRY_AFTER)
+                    .and_then(|v| retry::parse_retry_after(&v, Utc::now()))
+            } else {
+                None
+            };
             return Err(FetchError::Status {
                 status,
                 retry_after,
             });
         }
-        let etag = header(&response, ETAG);
-        let last_modified = header(&response, LAST_MODIFIED);
-        let content_type = header(&response, CONTENT_TYPE);
-        let final_url = response.url().clone();
-        let body = self.read_capped(response).await?;
-        Ok(FetchOutcome::Fetched(Fetched {
+        let meta = ResponseMeta {
             status: status.as_u16(),
-            body,
-            etag,
-            last_modified,
-            content_type,
-            final_url,
-        }))
+            etag: header(&response, ETAG),
+            last_modified: header(&response, LAST_MODIFIED),
+            content_type: header(&response, CONTENT_TYPE),
+            final_url: current.clone(),
+            max_age: header(&response, CACHE_CONTROL).and_then(|v| retry::cache_max_age(&v)),
+            permanent_redirect: (!visited.is_empty() && all_permanent).then_some(current),
+        };
+        if status == StatusCode::NOT_MODIFIED {
+            return Ok(FetchOutcome::NotModified(meta));
+        }
+        let body = self.read_capped(response).await?;
+        Ok(FetchOutcome::Fetched(Fetched { meta, body }))
     }
 
     /// Streams the body, stopping as soon as it passes the cap.
@@ -206,12 +278,8 @@ impl Fetcher {
             return Err(FetchError::TooLarge { limit });
         }
         Ok(FetchOutcome::Fetched(Fetched {
-            status: 200,
+            meta: ResponseMeta::local(url),
             body,
-            etag: None,
-            last_modified: None,
-            content_type: None,
-            final_url: url.clone(),
         }))
     }
 
@@ -228,6 +296,34 @@ impl Fetcher {
             FetchError::Http(chain)
         }
     }
+}
+
+/// The target of a redirect response, if it may be followed.
+fn next_hop(
+    current: &Url,
+    response: &reqwest::Response,
+    visited: &[Url],
+) -> Result<Url, FetchError> {
+    let status = response.status();
+    let location = header(response, LOCATION)
+        .ok_or_else(|| FetchError::Redirect(format!("{status} without a Location header")))?;
+    let next = current.join(&location).map_err(|e| {
+        FetchError::Redirect(format!("{status} to an invalid URL {location:?}: {e}"))
+    })?;
+    if !matches!(next.scheme(), "http" | "https") {
+        return Err(FetchError::Redirect(format!(
+            "{status} to {next}: only http and https redirects are followed"
+        )));
+    }
+    if next == *current || visited.contains(&next) {
+        return Err(FetchError::Redirect(format!("redirect loop at {next}")));
+    }
+    if visited.len() >= MAX_REDIRECTS {
+        return Err(FetchError::Redirect(format!(
+            "more than {MAX_REDIRECTS} redirects"
+        )));
+    }
+    Ok(next)
 }
 
 fn header(response: &reqwest::Response, name: reqwest::header::HeaderName) -> Option<String> {

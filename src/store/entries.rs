@@ -3,9 +3,10 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction, params};
 
+use super::sources::RedirectSeen;
 use super::{Result, Store, from_ts, to_ts};
 use crate::dedup::KeyKind;
-use crate::fetch::Fetched;
+use crate::fetch::ResponseMeta;
 use crate::model::Item;
 
 /// What one fetch changed.
@@ -57,7 +58,8 @@ impl Store {
     pub fn store_fetch(
         &mut self,
         source_id: &str,
-        fetched: &Fetched,
+        meta: &ResponseMeta,
+        redirect: Option<&RedirectSeen>,
         items: &[Item],
         now: DateTime<Utc>,
     ) -> Result<StoreReport> {
@@ -69,15 +71,16 @@ impl Store {
         tx.execute(
             "UPDATE fetch_state SET etag = ?2, last_modified = ?3, last_fetch_at = ?4,
                  last_success_at = ?4, last_status = ?5, last_error = NULL,
-                 consecutive_failures = 0 WHERE source_id = ?1",
+                 consecutive_failures = 0, retry_after_until = NULL WHERE source_id = ?1",
             params![
                 source_id,
-                fetched.etag,
-                fetched.last_modified,
+                meta.etag,
+                meta.last_modified,
                 to_ts(now),
-                fetched.status
+                meta.status
             ],
         )?;
+        super::sources::record_redirect(&tx, source_id, redirect)?;
         tx.commit()?;
         Ok(report)
     }

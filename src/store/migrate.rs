@@ -3,7 +3,10 @@
 
 use rusqlite_migration::{M, Migrations};
 
-const MIGRATIONS: &[M<'static>] = &[M::up(include_str!("../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[M<'static>] = &[
+    M::up(include_str!("../../migrations/0001_init.sql")),
+    M::up(include_str!("../../migrations/0002_politeness.sql")),
+];
 
 /// The schema migrations, in order.
 pub(crate) fn migrations() -> Migrations<'static> {

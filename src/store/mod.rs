@@ -16,7 +16,7 @@ use rusqlite::Connection;
 
 pub use entries::{DigestEntry, StoreReport};
 pub use migrate::SCHEMA_VERSION;
-pub use sources::SourceStatus;
+pub use sources::{RedirectSeen, SourceStatus};
 
 /// How long a writer waits for another connection's lock before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);

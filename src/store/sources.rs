@@ -9,6 +9,49 @@ use super::{Result, Store, from_ts, to_ts};
 use crate::config::Source;
 use crate::model::FetchState;
 
+const STATE_COLUMNS: &str = "etag, last_modified, consecutive_failures, retry_after_until, moved_from, moved_to, moved_seen";
+
+fn state_from_row(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<FetchState> {
+    Ok(FetchState {
+        etag: r.get(first)?,
+        last_modified: r.get(first + 1)?,
+        consecutive_failures: r.get(first + 2)?,
+        retry_after_until: r.get::<_, Option<i64>>(first + 3)?.map(from_ts),
+        moved_from: r.get(first + 4)?,
+        moved_to: r.get(first + 5)?,
+        moved_seen: r.get(first + 6)?,
+    })
+}
+
+/// What a fetch of a source's *configured* URL saw about redirects.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RedirectSeen {
+    /// The configured URL that was requested.
+    pub from: String,
+    /// Where a chain of permanent (301/308) redirects led, if it did.
+    pub permanent_to: Option<String>,
+}
+
+/// Counts consecutive identical permanent redirects from the configured URL; any other
+/// answer (no redirect, a temporary one) resets the count.
+pub(super) fn record_redirect(
+    tx: &rusqlite::Transaction<'_>,
+    source_id: &str,
+    seen: Option<&RedirectSeen>,
+) -> Result<()> {
+    let Some(seen) = seen else { return Ok(()) };
+    tx.execute(
+        "UPDATE fetch_state SET
+             moved_seen = CASE WHEN ?3 IS NULL THEN 0
+                               WHEN moved_to IS ?3 AND moved_from IS ?2 THEN moved_seen + 1
+                               ELSE 1 END,
+             moved_from = ?2, moved_to = ?3
+         WHERE source_id = ?1",
+        params![source_id, seen.from, seen.permanent_to],
+    )?;
+    Ok(())
+}
+
 /// One source's health, for `roundup status`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceStatus {
@@ -71,36 +114,51 @@ impl Store {
     /// # Errors
     /// On any SQLite failure.
     pub fn fetch_states(&self) -> Result<HashMap<String, FetchState>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT source_id, etag, last_modified, consecutive_failures FROM fetch_state",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                FetchState {
-                    etag: r.get(1)?,
-                    last_modified: r.get(2)?,
-                    consecutive_failures: r.get(3)?,
-                },
-            ))
-        })?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT source_id, {STATE_COLUMNS} FROM fetch_state"
+        ))?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, state_from_row(r, 1)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Fetch state of one source (default when it has none yet).
+    ///
+    /// # Errors
+    /// On any SQLite failure.
+    pub fn fetch_state(&self, source_id: &str) -> Result<FetchState> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT {STATE_COLUMNS} FROM fetch_state WHERE source_id = ?1"
+        ))?;
+        Ok(stmt
+            .query_row([source_id], |r| state_from_row(r, 0))
+            .optional()?
+            .unwrap_or_default())
     }
 
     /// Records a 304: only the source's fetch-state row changes, no entry is touched.
     ///
     /// # Errors
     /// On any SQLite failure.
-    pub fn record_not_modified(&mut self, source_id: &str, now: DateTime<Utc>) -> Result<()> {
-        self.conn.execute(
+    pub fn record_not_modified(
+        &mut self,
+        source_id: &str,
+        redirect: Option<&RedirectSeen>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
             "UPDATE fetch_state SET last_fetch_at = ?2, last_success_at = ?2, last_status = 304,
-                 last_error = NULL, consecutive_failures = 0 WHERE source_id = ?1",
+                 last_error = NULL, consecutive_failures = 0, retry_after_until = NULL
+             WHERE source_id = ?1",
             params![source_id, to_ts(now)],
         )?;
+        record_redirect(&tx, source_id, redirect)?;
+        tx.commit()?;
         Ok(())
     }
 
-    /// Records a failed fetch; entries are untouched.
+    /// Records a failed fetch and returns the new count of consecutive failures.
+    /// Entries are untouched.
     ///
     /// # Errors
     /// On any SQLite failure.
@@ -109,12 +167,30 @@ impl Store {
         source_id: &str,
         status: Option<u16>,
         error: &str,
+        retry_after: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
-    ) -> Result<()> {
+    ) -> Result<u32> {
+        Ok(self
+            .conn
+            .query_row(
+                "UPDATE fetch_state SET last_fetch_at = ?2, last_status = ?3, last_error = ?4,
+                     consecutive_failures = consecutive_failures + 1, retry_after_until = ?5
+                 WHERE source_id = ?1 RETURNING consecutive_failures",
+                params![source_id, to_ts(now), status, error, retry_after.map(to_ts)],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(1))
+    }
+
+    /// Stores when the source will next be fetched (shown by `status`).
+    ///
+    /// # Errors
+    /// On any SQLite failure.
+    pub fn set_next_fetch(&mut self, source_id: &str, at: Option<DateTime<Utc>>) -> Result<()> {
         self.conn.execute(
-            "UPDATE fetch_state SET last_fetch_at = ?2, last_status = ?3, last_error = ?4,
-                 consecutive_failures = consecutive_failures + 1 WHERE source_id = ?1",
-            params![source_id, to_ts(now), status, error],
+            "UPDATE fetch_state SET next_fetch_at = ?2 WHERE source_id = ?1",
+            params![source_id, at.map(to_ts)],
         )?;
         Ok(())
     }
