@@ -58,16 +58,15 @@ impl FetchState {
     /// redirect target once it has been seen [`MOVED_AFTER`] times in a row, else the
     /// configured URL. Editing the configured URL discards the old redirect.
     pub fn effective_url(&self, configured: &url::Url) -> url::Url {
-        if self.moved_seen >= MOVED_AFTER && self.moved_from.as_deref() == Some(configured.as_str())
-        {
-            if let Some(to) = self
-                .moved_to
-                .as_deref()
-                .and_then(|u| url::Url::parse(u).ok())
-            {
-                return to;
-            }
-        }
-        configured.clone()
+        let moved = self.moved_seen >= MOVED_AFTER
+            && self.moved_from.as_deref() == Some(configured.as_str());
+        moved
+            .then(|| {
+                self.moved_to
+                    .as_deref()
+                    .and_then(|u| url::Url::parse(u).ok())
+            })
+            .flatten()
+            .unwrap_or_else(|| configured.clone())
     }
 }
