@@ -127,10 +127,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
         Command::Check => check(&load(&cli)?),
         Command::Run { once: true } => run_once(&load(&cli)?).await,
         Command::Run { once: false } => {
-            bail!(UsageError(
-                "the long-running daemon is not built yet; use `roundup run --once` from cron"
-                    .into()
-            ))
+            crate::daemon::run(load(&cli)?).await?;
+            Ok(Exit::Success)
         }
         Command::Fetch { ref sources } => fetch(&load(&cli)?, sources).await,
         Command::Digest {

@@ -20,6 +20,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod dedup;
 pub mod digest;
 pub mod fetch;

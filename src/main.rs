@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use roundup::cli::{self, Cli, Command, Exit, UsageError};
 use roundup::config::ConfigError;
+use roundup::daemon::DaemonError;
 use roundup::digest::DigestError;
 use roundup::store::StoreError;
 use tracing_subscriber::EnvFilter;
@@ -40,7 +41,12 @@ fn classify(err: &anyhow::Error) -> Exit {
         if cause.is::<ConfigError>() || cause.is::<UsageError>() {
             return Exit::Usage;
         }
-        if cause.is::<StoreError>() {
+        if cause.is::<StoreError>()
+            || matches!(
+                cause.downcast_ref::<DaemonError>(),
+                Some(DaemonError::Store(_))
+            )
+        {
             return Exit::Storage;
         }
         if let Some(d) = cause.downcast_ref::<DigestError>() {
@@ -72,5 +78,6 @@ fn init_tracing(cli: &Cli) {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }
