@@ -61,38 +61,30 @@ impl Fake {
 }
 
 impl Runner for Fake {
-    fn fetch(
-        self: Arc<Self>,
-        source: Source,
-        _cancel: CancellationToken,
-    ) -> impl Future<Output = FetchResult> + Send + 'static {
-        async move {
-            let n = {
-                let mut f = self.fetches.lock().unwrap();
-                f.push((source.id.clone(), self.secs()));
-                f.iter().filter(|(s, _)| *s == source.id).count() as u32
-            };
-            {
-                let mut in_flight = self.in_flight.lock().unwrap();
-                let c = in_flight.entry(source.id.clone()).or_default();
-                *c += 1;
-                let mut max = self.max_in_flight.lock().unwrap();
-                *max = (*max).max(*c);
-            }
-            let (delay, result) = match self.behaviour.get(&source.id) {
-                Some(b) => b(n, self.clock.now()),
-                None => (Duration::ZERO, FetchResult::Ok { min_interval: None }),
-            };
-            tokio::time::sleep(delay).await;
-            *self.in_flight.lock().unwrap().get_mut(&source.id).unwrap() -= 1;
-            result
+    async fn fetch(self: Arc<Self>, source: Source, _cancel: CancellationToken) -> FetchResult {
+        let n = {
+            let mut f = self.fetches.lock().unwrap();
+            f.push((source.id.clone(), self.secs()));
+            f.iter().filter(|(s, _)| *s == source.id).count() as u32
+        };
+        {
+            let mut in_flight = self.in_flight.lock().unwrap();
+            let c = in_flight.entry(source.id.clone()).or_default();
+            *c += 1;
+            let mut max = self.max_in_flight.lock().unwrap();
+            *max = (*max).max(*c);
         }
+        let (delay, result) = match self.behaviour.get(&source.id) {
+            Some(b) => b(n, self.clock.now()),
+            None => (Duration::ZERO, FetchResult::Ok { min_interval: None }),
+        };
+        tokio::time::sleep(delay).await;
+        *self.in_flight.lock().unwrap().get_mut(&source.id).unwrap() -= 1;
+        result
     }
 
-    fn digest(self: Arc<Self>, _end: DateTime<Utc>) -> impl Future<Output = ()> + Send + 'static {
-        async move {
-            self.digests.lock().unwrap().push(self.secs());
-        }
+    async fn digest(self: Arc<Self>, _end: DateTime<Utc>) {
+        self.digests.lock().unwrap().push(self.secs());
     }
 
     fn scheduled(&self, _source_id: &str, _due: DateTime<Utc>) {}

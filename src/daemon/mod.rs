@@ -77,69 +77,60 @@ fn replace<T: ?Sized>(lock: &RwLock<Arc<T>>, value: Arc<T>) {
 }
 
 impl Runner for PipelineRunner {
-    fn fetch(
-        self: Arc<Self>,
-        source: Source,
-        cancel: CancellationToken,
-    ) -> impl Future<Output = FetchResult> + Send + 'static {
-        async move {
-            let id = source.id.clone();
-            let state = match with_store(&self.store, move |s| s.fetch_state(&id)).await {
-                Ok(state) => state,
-                Err(e) => {
-                    error!(source_id = %source.id, "cannot read fetch state: {e}");
-                    return FetchResult::Failed {
-                        failures: 1,
-                        retry_after: None,
-                    };
-                }
-            };
-            let fetcher = Self::current(&self.fetcher);
-            let limits = Self::current(&self.limits);
-            let report =
-                pipeline::refresh_source(&source, state, &limits, &self.store, &fetcher, &cancel)
-                    .await;
-            match report.outcome {
-                SourceOutcome::NotModified { min_interval }
-                | SourceOutcome::Stored { min_interval, .. } => FetchResult::Ok { min_interval },
-                SourceOutcome::Failed {
-                    failures,
-                    retry_after,
-                    ..
-                } => FetchResult::Failed {
-                    failures,
-                    retry_after,
-                },
-                SourceOutcome::Deferred { until } => FetchResult::Deferred { until },
-                SourceOutcome::Cancelled => FetchResult::Cancelled,
-                SourceOutcome::StoreFailed(_) => FetchResult::Failed {
+    async fn fetch(self: Arc<Self>, source: Source, cancel: CancellationToken) -> FetchResult {
+        let id = source.id.clone();
+        let state = match with_store(&self.store, move |s| s.fetch_state(&id)).await {
+            Ok(state) => state,
+            Err(e) => {
+                error!(source_id = %source.id, "cannot read fetch state: {e}");
+                return FetchResult::Failed {
                     failures: 1,
                     retry_after: None,
-                },
+                };
             }
+        };
+        let fetcher = Self::current(&self.fetcher);
+        let limits = Self::current(&self.limits);
+        let report =
+            pipeline::refresh_source(&source, state, &limits, &self.store, &fetcher, &cancel).await;
+        match report.outcome {
+            SourceOutcome::NotModified { min_interval }
+            | SourceOutcome::Stored { min_interval, .. } => FetchResult::Ok { min_interval },
+            SourceOutcome::Failed {
+                failures,
+                retry_after,
+                ..
+            } => FetchResult::Failed {
+                failures,
+                retry_after,
+            },
+            SourceOutcome::Deferred { until } => FetchResult::Deferred { until },
+            SourceOutcome::Cancelled => FetchResult::Cancelled,
+            SourceOutcome::StoreFailed(_) => FetchResult::Failed {
+                failures: 1,
+                retry_after: None,
+            },
         }
     }
 
-    fn digest(self: Arc<Self>, end: DateTime<Utc>) -> impl Future<Output = ()> + Send + 'static {
-        async move {
-            let config = Self::current(&self.config);
-            // A separate read connection: the digest never waits for the fetch writer.
-            let written = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<PathBuf>> {
-                let store = Store::open(&config.database)?;
-                let window = Window::ending(end, config.digest.window, config.fetch.timezone);
-                let built = digest::build(&store, &config, window, Utc::now())?;
-                Ok(digest::write_files(&config, &built)?)
-            })
-            .await;
-            match written {
-                Ok(Ok(paths)) => {
-                    for p in paths {
-                        info!(path = %p.display(), "digest written");
-                    }
+    async fn digest(self: Arc<Self>, end: DateTime<Utc>) {
+        let config = Self::current(&self.config);
+        // A separate read connection: the digest never waits for the fetch writer.
+        let written = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<PathBuf>> {
+            let store = Store::open(&config.database)?;
+            let window = Window::ending(end, config.digest.window, config.fetch.timezone);
+            let built = digest::build(&store, &config, window, Utc::now())?;
+            Ok(digest::write_files(&config, &built)?)
+        })
+        .await;
+        match written {
+            Ok(Ok(paths)) => {
+                for p in paths {
+                    info!(path = %p.display(), "digest written");
                 }
-                Ok(Err(e)) => error!("digest failed: {e:#}"),
-                Err(e) => error!("digest task failed: {e}"),
             }
+            Ok(Err(e)) => error!("digest failed: {e:#}"),
+            Err(e) => error!("digest task failed: {e}"),
         }
     }
 

@@ -107,7 +107,7 @@ pub fn initial_due(
 pub fn startup_jitter(schedule: &Schedule, tz: Tz, now: DateTime<Utc>) -> Duration {
     let interval = schedule
         .next_after(now, tz)
-        .and_then(|a| Some((schedule.next_after(a, tz)? - a).to_std().ok()?))
+        .and_then(|a| (schedule.next_after(a, tz)? - a).to_std().ok())
         .unwrap_or(Duration::from_secs(60));
     (interval / 2).min(Duration::from_secs(30))
 }
