@@ -361,3 +361,152 @@ async fn user_agent_is_sent_and_redirect_to_file_is_refused() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn retry_after_defers_the_next_request() {
+    let server = MockServer::start().await;
+    Mock::given(path("/busy"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "120"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    Mock::given(path("/down"))
+        .respond_with(
+            ResponseTemplate::new(503)
+                .insert_header("retry-after", "Fri, 31 Dec 2100 23:59:59 GMT"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let h = Harness::new(
+        "",
+        &[
+            source("busy", &format!("{uri}/busy")),
+            source("down", &format!("{uri}/down")),
+        ],
+    );
+    let first = h.cycle().await;
+    let now = chrono::Utc::now();
+    match outcome(&first, "busy") {
+        SourceOutcome::Failed {
+            status,
+            retry_after,
+            error,
+            ..
+        } => {
+            assert_eq!(*status, Some(429));
+            let wait = (retry_after.unwrap() - now).num_seconds();
+            assert!((115..=120).contains(&wait), "{wait}");
+            assert!(error.contains("Retry-After"), "{error}");
+        }
+        other => panic!("{other:?}"),
+    }
+    match outcome(&first, "down") {
+        SourceOutcome::Failed { retry_after, .. } => {
+            let wait = retry_after.unwrap() - now;
+            assert!(
+                wait <= chrono::Duration::hours(24),
+                "a far Retry-After is capped at 24 h"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // Within the Retry-After period no request is sent (expect(1) above checks it).
+    let second = h.cycle().await;
+    assert!(
+        matches!(outcome(&second, "busy"), SourceOutcome::Deferred { .. }),
+        "{second:?}"
+    );
+    assert!(matches!(
+        outcome(&second, "down"),
+        SourceOutcome::Deferred { .. }
+    ));
+}
+
+#[tokio::test]
+async fn permanent_redirects_are_remembered_after_three_sightings_temporary_never() {
+    let server = MockServer::start().await;
+    let uri = server.uri();
+    Mock::given(path("/old"))
+        .respond_with(
+            ResponseTemplate::new(301).insert_header("location", format!("{uri}/new").as_str()),
+        )
+        .expect(3)
+        .mount(&server)
+        .await;
+    Mock::given(path("/tmp"))
+        .respond_with(ResponseTemplate::new(302).insert_header("location", "/new"))
+        .expect(5)
+        .mount(&server)
+        .await;
+    Mock::given(path("/new"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(rss()))
+        .mount(&server)
+        .await;
+    let h = Harness::new(
+        "",
+        &[
+            source("moved", &format!("{uri}/old")),
+            source("temp", &format!("{uri}/tmp")),
+        ],
+    );
+    for _ in 0..5 {
+        let report = h.cycle().await;
+        assert_eq!(report.failed(), 0, "{report:?}");
+    }
+    // /old was requested three times, then /new directly; /tmp every time.
+    let state = h.with_store(|s| s.fetch_state("moved").unwrap());
+    assert_eq!(
+        state.moved_to.as_deref(),
+        Some(format!("{uri}/new").as_str())
+    );
+    assert_eq!(
+        h.with_store(|s| s.fetch_state("temp").unwrap()).moved_seen,
+        0
+    );
+}
+
+#[tokio::test]
+async fn redirect_loops_and_long_chains_are_errors() {
+    let server = MockServer::start().await;
+    Mock::given(path("/loop1"))
+        .respond_with(ResponseTemplate::new(302).insert_header("location", "/loop2"))
+        .mount(&server)
+        .await;
+    Mock::given(path("/loop2"))
+        .respond_with(ResponseTemplate::new(302).insert_header("location", "/loop1"))
+        .mount(&server)
+        .await;
+    for i in 0..10 {
+        Mock::given(path(format!("/hop{i}")))
+            .respond_with(
+                ResponseTemplate::new(307)
+                    .insert_header("location", format!("/hop{}", i + 1).as_str()),
+            )
+            .mount(&server)
+            .await;
+    }
+    let uri = server.uri();
+    let h = Harness::new(
+        "",
+        &[
+            source("loop", &format!("{uri}/loop1")),
+            source("chain", &format!("{uri}/hop0")),
+        ],
+    );
+    let report = h.cycle().await;
+    match outcome(&report, "loop") {
+        SourceOutcome::Failed { error, .. } => assert!(
+            error.starts_with("redirect refused: redirect loop"),
+            "{error}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    match outcome(&report, "chain") {
+        SourceOutcome::Failed { error, .. } => {
+            assert_eq!(error, "redirect refused: more than 5 redirects")
+        }
+        other => panic!("{other:?}"),
+    }
+}

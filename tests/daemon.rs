@@ -1,0 +1,159 @@
+//! `roundup run` as a process: fetches on a seconds-level schedule against a local
+//! server, SIGHUP reloads (and survives a broken config), a stalled source delays
+//! neither others nor the digest, SIGTERM exits 0 quickly with the database intact.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use wiremock::matchers::path;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+use crate::common::{fixture, source};
+
+async fn hits(server: &MockServer, p: &str) -> usize {
+    server
+        .received_requests()
+        .await
+        .unwrap_or_default()
+        .iter()
+        .filter(|r| r.url.path() == p)
+        .count()
+}
+
+async fn wait_for<F, Fut>(what: &str, limit: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let start = Instant::now();
+    while !check().await {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn signal(child: &Child, sig: &str) {
+    let status = Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+fn write(path: &Path, sources: &[String]) {
+    let text = format!(
+        "database = \"roundup.db\"\n[fetch]\nschedule = \"* * * * * *\"\ntimeout = \"20s\"\n\
+         [digest]\nschedule = \"*/2 * * * * *\"\noutput_dir = \"digests\"\nformats = [\"markdown\", \"json\"]\n\n{}",
+        sources.concat()
+    );
+    std::fs::write(path, text).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn daemon_fetches_reloads_and_stops_cleanly() {
+    let server = MockServer::start().await;
+    // Fixtures without <ttl>, so the seconds-level schedule is not stretched.
+    let amu = std::fs::read(fixture("feeds/amu.xml")).unwrap();
+    let kabulnow = std::fs::read(fixture("feeds/kabulnow.atom")).unwrap();
+    Mock::given(path("/a"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(amu))
+        .mount(&server)
+        .await;
+    Mock::given(path("/b"))
+        .respond_with(ResponseTemplate::new(200).set_body_bytes(kabulnow))
+        .mount(&server)
+        .await;
+    Mock::given(path("/stall"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(120)))
+        .mount(&server)
+        .await;
+    let uri = server.uri();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("roundup.toml");
+    let a = source("a", &format!("{uri}/a"));
+    let stall = source("stall", &format!("{uri}/stall"));
+    write(&config, &[a.clone(), stall.clone()]);
+    let log = std::fs::File::create(dir.path().join("daemon.log")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_roundup"))
+        .args(["--config", config.to_str().unwrap(), "-v", "run"])
+        .env_remove("RUST_LOG")
+        .env_remove("NOTIFY_SOCKET")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+
+    // Fetches happen on the seconds-level schedule while /stall hangs.
+    let server_ref = &server;
+    wait_for("two fetches of a", Duration::from_secs(15), || async move {
+        hits(server_ref, "/a").await >= 2
+    })
+    .await;
+    // The digest is written on schedule although a fetch is stalled.
+    let digests = dir.path().join("digests");
+    wait_for("a digest", Duration::from_secs(10), || {
+        let d = digests.clone();
+        async move {
+            std::fs::read_dir(&d)
+                .map(|r| r.count() >= 2)
+                .unwrap_or(false)
+        }
+    })
+    .await;
+    assert_eq!(
+        hits(&server, "/stall").await,
+        1,
+        "a stalled source is never fetched twice at once"
+    );
+
+    // SIGHUP after adding a source: it is fetched.
+    write(
+        &config,
+        &[a.clone(), stall.clone(), source("b", &format!("{uri}/b"))],
+    );
+    signal(&child, "-HUP");
+    wait_for(
+        "b fetched after reload",
+        Duration::from_secs(10),
+        || async move { hits(server_ref, "/b").await >= 1 },
+    )
+    .await;
+
+    // SIGHUP with a broken config: rejected, the daemon keeps running and fetching.
+    std::fs::write(&config, "[fetch]\nschedule = \"not cron\"\n").unwrap();
+    signal(&child, "-HUP");
+    let before = hits(&server, "/a").await;
+    wait_for("fetching continues", Duration::from_secs(10), || {
+        let server = &server;
+        async move { hits(server, "/a").await >= before + 2 }
+    })
+    .await;
+    assert!(child.try_wait().unwrap().is_none(), "daemon still running");
+
+    // SIGTERM: exit 0 within 5 s, even with a request in flight.
+    signal(&child, "-TERM");
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(5),
+            "daemon did not stop within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let log = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap();
+    assert!(status.success(), "exit {status:?}\n{log}");
+    assert!(log.contains("config reload rejected"), "{log}");
+    assert!(
+        log.contains("fetch.schedule"),
+        "the rejection names the problem:\n{log}"
+    );
+
+    let store = roundup::store::Store::open(&dir.path().join("roundup.db")).unwrap();
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+    assert_eq!(store.entry_count("a").unwrap(), 2);
+    assert_eq!(store.entry_count("b").unwrap(), 2);
+}
