@@ -43,7 +43,7 @@ fn signal(child: &Child, sig: &str) {
 
 fn write(path: &Path, sources: &[String]) {
     let text = format!(
-        "database = \"roundup.db\"\n[fetch]\nschedule = \"* * * * * *\"\ntimeout = \"20s\"\n\
+        "database = \"roundup.db\"\n[fetch]\nschedule = \"* * * * * *\"\ntimeout = \"4s\"\n\
          [digest]\nschedule = \"*/2 * * * * *\"\noutput_dir = \"digests\"\nformats = [\"markdown\", \"json\"]\n\n{}",
         sources.concat()
     );
@@ -74,6 +74,8 @@ async fn daemon_fetches_reloads_and_stops_cleanly() {
     let a = source("a", &format!("{uri}/a"));
     let stall = source("stall", &format!("{uri}/stall"));
     write(&config, &[a.clone(), stall.clone()]);
+    // A valid copy for `roundup status` once the live config has been broken.
+    write(&dir.path().join("status.toml"), &[a.clone(), stall.clone()]);
     let log = std::fs::File::create(dir.path().join("daemon.log")).unwrap();
     let mut child = Command::new(env!("CARGO_BIN_EXE_roundup"))
         .args(["--config", config.to_str().unwrap(), "-v", "run"])
@@ -130,6 +132,35 @@ async fn daemon_fetches_reloads_and_stops_cleanly() {
     })
     .await;
     assert!(child.try_wait().unwrap().is_none(), "daemon still running");
+
+    // The stalled source ends in its own timeout error, visible to `roundup status`
+    // while the daemon runs (WAL: readers don't block the writer).
+    wait_for(
+        "the stalled source to time out",
+        Duration::from_secs(10),
+        || {
+            let db = dir.path().join("roundup.db");
+            async move {
+                let store = roundup::store::Store::open(&db).unwrap();
+                let statuses = store.source_statuses().unwrap();
+                statuses.iter().any(|s| {
+                    s.id == "stall" && s.last_error.as_deref() == Some("timed out after 4s")
+                })
+            }
+        },
+    )
+    .await;
+    let status = Command::new(env!("CARGO_BIN_EXE_roundup"))
+        .args([
+            "--config",
+            dir.path().join("status.toml").to_str().unwrap(),
+            "status",
+        ])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&status.stdout);
+    assert!(status.status.success(), "{table}");
+    assert!(table.contains("timed out after 4s"), "{table}");
 
     // SIGTERM: exit 0 within 5 s, even with a request in flight.
     signal(&child, "-TERM");
