@@ -29,6 +29,10 @@ pub struct Item {
     pub text_fingerprint: Option<String>,
     /// Hash over every stored field, used to tell an edited entry from an unchanged one.
     pub content_hash: String,
+    /// Sorted shingle hashes of title + text (near-duplicate verification).
+    pub shingles: Vec<u64>,
+    /// LSH band keys of the shingles' MinHash signature; empty for very short text.
+    pub bands: Vec<i64>,
 }
 
 /// Conditional-GET validators and bookkeeping kept per source between fetches.

@@ -63,6 +63,10 @@ fn normalize_entry(entry: &Entry, feed_base: &Url, fetched_at: DateTime<Utc>) ->
     let updated = entry.updated.map(|t| t.min(fetched_at));
     let entry_key = entry_key(&entry.id, canonical_url.as_deref(), &title, published);
     let text_fingerprint = dedup::text_fingerprint(&title, &summary);
+    let shingles = dedup::entry_shingles(&title, &summary);
+    let bands = dedup::minhash::signature(&shingles)
+        .map(|sig| dedup::minhash::band_keys(&sig))
+        .unwrap_or_default();
     let content_hash = content_hash(&[
         &title,
         link.as_deref().unwrap_or(""),
@@ -82,6 +86,8 @@ fn normalize_entry(entry: &Entry, feed_base: &Url, fetched_at: DateTime<Utc>) ->
         content_html,
         text_fingerprint,
         content_hash,
+        shingles,
+        bands,
     })
 }
 

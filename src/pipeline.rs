@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, info, info_span, warn};
 
 use crate::config::{Config, Source};
+use crate::dedup::MatchPolicy;
 use crate::fetch::{FetchOutcome, Fetched, Fetcher, retry};
 use crate::model::FetchState;
 use crate::normalize::normalize_feed;
@@ -165,6 +166,22 @@ impl HostLimits {
     }
 }
 
+/// What a refresh needs besides the source: shared for a whole cycle (or, in the
+/// daemon, for one fetch).
+#[derive(Debug, Clone, Copy)]
+pub struct Deps<'a> {
+    /// The database.
+    pub store: &'a SharedStore,
+    /// The HTTP client.
+    pub fetcher: &'a Fetcher,
+    /// Per-host request limits.
+    pub limits: &'a HostLimits,
+    /// How entries are matched to stories.
+    pub policy: MatchPolicy,
+    /// Fires on shutdown; stops the network part of a refresh.
+    pub cancel: &'a CancellationToken,
+}
+
 /// Refreshes `sources` (normally every enabled source) once.
 ///
 /// # Errors
@@ -185,10 +202,17 @@ pub async fn refresh_all(
     .await?;
     let limits = HostLimits::new(config.fetch.per_host);
     let never = CancellationToken::new();
+    let deps = Deps {
+        store,
+        fetcher,
+        limits: &limits,
+        policy: config.dedup.policy(),
+        cancel: &never,
+    };
     let mut reports: Vec<SourceReport> = futures_util::stream::iter(sources)
         .map(|source| {
             let state = states.get(&source.id).cloned().unwrap_or_default();
-            refresh_source(source, state, &limits, store, fetcher, &never)
+            refresh_source(source, state, deps)
         })
         .buffer_unordered(config.fetch.concurrency)
         .collect()
@@ -208,23 +232,16 @@ pub async fn refresh_all(
 }
 
 /// Fetch → parse → normalise → store for one source. Never fails: the outcome says
-/// what happened, and failures are recorded in the source's fetch state. `cancel` stops
-/// the network part; a database write that has started always completes.
-pub async fn refresh_source(
-    source: &Source,
-    state: FetchState,
-    limits: &HostLimits,
-    store: &SharedStore,
-    fetcher: &Fetcher,
-    cancel: &CancellationToken,
-) -> SourceReport {
+/// what happened, and failures are recorded in the source's fetch state. `deps.cancel`
+/// stops the network part; a database write that has started always completes.
+pub async fn refresh_source(source: &Source, state: FetchState, deps: Deps<'_>) -> SourceReport {
     let url = state.effective_url(&source.url);
     let span = info_span!("refresh", source_id = %source.id, source_url = %url);
     async move {
         let started = Instant::now();
         let outcome = match state.retry_after_until.filter(|t| *t > Utc::now()) {
             Some(until) => SourceOutcome::Deferred { until },
-            None => fetch_and_store(source, &url, state, limits, store, fetcher, cancel).await,
+            None => fetch_and_store(source, &url, state, deps).await,
         };
         log_outcome(&outcome, started);
         SourceReport {
@@ -240,12 +257,15 @@ async fn fetch_and_store(
     source: &Source,
     url: &url::Url,
     state: FetchState,
-    limits: &HostLimits,
-    store: &SharedStore,
-    fetcher: &Fetcher,
-    cancel: &CancellationToken,
+    deps: Deps<'_>,
 ) -> SourceOutcome {
-    let permit = limits.for_url(url);
+    let Deps {
+        store,
+        fetcher,
+        cancel,
+        ..
+    } = deps;
+    let permit = deps.limits.for_url(url);
     let fetched = tokio::select! {
         // The semaphore is never closed, so acquire cannot fail.
         r = async { let _p = permit.acquire().await.ok(); fetcher.fetch(url, &state).await } => r,
@@ -274,7 +294,7 @@ async fn fetch_and_store(
                 Err(e) => SourceOutcome::StoreFailed(e.to_string()),
             }
         }
-        Ok(FetchOutcome::Fetched(body)) => ingest(source, body, redirect, store).await,
+        Ok(FetchOutcome::Fetched(body)) => ingest(source, body, redirect, deps).await,
         Err(e) => record_failure(source, e.status(), e.to_string(), e.retry_after(), store).await,
     }
 }
@@ -285,8 +305,9 @@ async fn ingest(
     source: &Source,
     fetched: Fetched,
     redirect: Option<RedirectSeen>,
-    store: &SharedStore,
+    deps: Deps<'_>,
 ) -> SourceOutcome {
+    let (store, policy) = (deps.store, deps.policy);
     let id = source.id.clone();
     let url = source.url.clone();
     let shared = Arc::clone(store);
@@ -306,7 +327,7 @@ async fn ingest(
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         Ok(
-            match guard.store_fetch(&id, &meta, redirect.as_ref(), &items, now) {
+            match guard.store_fetch(&id, &meta, redirect.as_ref(), &items, policy, now) {
                 Ok(report) => SourceOutcome::Stored {
                     status: meta.status,
                     report,

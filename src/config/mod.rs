@@ -31,6 +31,8 @@ pub struct Config {
     pub fetch: FetchConfig,
     /// `[digest]`.
     pub digest: DigestConfig,
+    /// `[dedup]`.
+    pub dedup: DedupConfig,
     /// `[[sources]]`, in file order.
     pub sources: Vec<Source>,
 }
@@ -65,6 +67,24 @@ pub struct DigestConfig {
     pub output_dir: PathBuf,
     /// Formats written by `run`.
     pub formats: Vec<Format>,
+}
+
+/// `[dedup]`: how stories are matched across outlets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DedupConfig {
+    /// Near-duplicate candidates are stories first seen within this window.
+    pub window: Duration,
+    /// Which report represents a story.
+    pub representative: crate::dedup::Representative,
+}
+
+impl DedupConfig {
+    /// The matching policy the store applies.
+    pub fn policy(&self) -> crate::dedup::MatchPolicy {
+        crate::dedup::MatchPolicy {
+            window: self.window,
+        }
+    }
 }
 
 /// A digest output format.

@@ -29,6 +29,14 @@ pub(crate) struct RawDigest {
     pub formats: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
+/// `[dedup]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawDedup {
+    pub window: Option<Spanned<String>>,
+    pub representative: Option<Spanned<String>>,
+}
+
 /// One `[[sources]]` table as written.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

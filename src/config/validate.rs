@@ -11,8 +11,11 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 use url::Url;
 
-use super::raw::{RawDigest, RawFetch, RawSource};
-use super::{Config, ConfigError, DigestConfig, FetchConfig, Format, Problem, Schedule, Source};
+use super::raw::{RawDedup, RawDigest, RawFetch, RawSource};
+use super::{
+    Config, ConfigError, DedupConfig, DigestConfig, FetchConfig, Format, Problem, Schedule, Source,
+};
+use crate::dedup::Representative;
 
 /// Defaults, shown in `config/roundup.toml`.
 const DEFAULT_DATABASE: &str = "roundup.db";
@@ -25,6 +28,7 @@ const DEFAULT_MAX_BODY: u64 = 8 * 1024 * 1024;
 const DEFAULT_WINDOW: Duration = Duration::from_secs(24 * 3600);
 const DEFAULT_OUTPUT_DIR: &str = "digests";
 const DEFAULT_REGION: &str = "Other";
+const DEFAULT_DEDUP_WINDOW: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// The default User-Agent; `VERSION` is replaced by the crate version.
 pub const DEFAULT_USER_AGENT: &str =
@@ -107,6 +111,7 @@ impl Validator<'_> {
         let mut database: Option<Spanned<String>> = None;
         let mut fetch = RawFetch::default();
         let mut digest = RawDigest::default();
+        let mut dedup = RawDedup::default();
         let mut sources: Vec<RawSource> = Vec::new();
         let mut sources_ok = true;
         for (key, value) in doc.get_ref().iter() {
@@ -114,6 +119,7 @@ impl Validator<'_> {
                 "database" => database = self.de(value, "database"),
                 "fetch" => fetch = self.de(value, "[fetch]").unwrap_or_default(),
                 "digest" => digest = self.de(value, "[digest]").unwrap_or_default(),
+                "dedup" => dedup = self.de(value, "[dedup]").unwrap_or_default(),
                 "sources" => match value.get_ref() {
                     DeValue::Array(items) => {
                         for item in items.iter() {
@@ -131,7 +137,7 @@ impl Validator<'_> {
                 other => self.problem(
                     Some(key.span()),
                     format!(
-                        "unknown key `{other}`, expected one of `database`, `fetch`, `digest`, `sources`"
+                        "unknown key `{other}`, expected one of `database`, `fetch`, `digest`, `dedup`, `sources`"
                     ),
                 ),
             }
@@ -142,12 +148,14 @@ impl Validator<'_> {
         };
         let fetch = self.fetch(fetch);
         let digest = self.digest(digest);
+        let dedup = self.dedup(dedup);
         let sources = self.sources(sources);
         Some(Config {
             path: path.to_owned(),
             database,
             fetch: fetch?,
             digest: digest?,
+            dedup: dedup?,
             sources: if sources_ok { sources } else { return None },
         })
     }
@@ -321,6 +329,28 @@ impl Validator<'_> {
             window: window?,
             output_dir,
             formats: formats?,
+        })
+    }
+
+    fn dedup(&mut self, raw: RawDedup) -> Option<DedupConfig> {
+        let window = self.duration(raw.window.as_ref(), DEFAULT_DEDUP_WINDOW, "dedup.window");
+        let representative = match &raw.representative {
+            None => Some(Representative::Earliest),
+            Some(r) => match r.get_ref().as_str() {
+                "earliest" => Some(Representative::Earliest),
+                "config_order" => Some(Representative::ConfigOrder),
+                other => {
+                    self.problem(
+                        Some(r.span()),
+                        format!("dedup.representative: {other:?} is not one of \"earliest\", \"config_order\""),
+                    );
+                    None
+                }
+            },
+        };
+        Some(DedupConfig {
+            window: window?,
+            representative: representative?,
         })
     }
 

@@ -91,8 +91,15 @@ impl Runner for PipelineRunner {
         };
         let fetcher = Self::current(&self.fetcher);
         let limits = Self::current(&self.limits);
-        let report =
-            pipeline::refresh_source(&source, state, &limits, &self.store, &fetcher, &cancel).await;
+        let policy = Self::current(&self.config).dedup.policy();
+        let deps = pipeline::Deps {
+            store: &self.store,
+            fetcher: &fetcher,
+            limits: &limits,
+            policy,
+            cancel: &cancel,
+        };
+        let report = pipeline::refresh_source(&source, state, deps).await;
         match report.outcome {
             SourceOutcome::NotModified { min_interval }
             | SourceOutcome::Stored { min_interval, .. } => FetchResult::Ok { min_interval },

@@ -1,12 +1,17 @@
 //! Story identity: the keys under which an entry is matched to an existing story.
 //!
-//! Level one (here): the canonical URL, and a fingerprint of the normalised title and
-//! text. Both are exact keys stored in `story_keys`; a near-duplicate level plugs in as
-//! further key kinds (LSH bands) with a verification step. Pure; no IO, no SQL.
+//! Two levels. Exact keys ([`KeyKind`]): the canonical URL and a fingerprint of the
+//! normalised title and text. Near-duplicates ([`minhash`]): LSH band keys over word
+//! shingles, verified exactly before any merge. The store persists both and does the
+//! lookups; everything here is pure: no IO, no SQL.
 
 pub mod canonical;
+pub mod minhash;
+pub mod text;
 
-use unicode_normalization::UnicodeNormalization;
+use std::time::Duration;
+
+pub use text::normalize_for_matching;
 
 /// The kind of a story key, as stored in `story_keys.kind`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,71 +36,48 @@ impl KeyKind {
 /// ("Live updates", "Photos of the day") collide across unrelated stories.
 const MIN_FINGERPRINT_WORDS: usize = 12;
 
-/// Normalises text for matching: NFKC, case folded, quotes and dashes folded, every run
-/// of non-alphanumeric characters collapsed to one space.
-pub fn normalize_for_matching(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut pending_space = false;
-    for ch in text.nfkc().flat_map(char::to_lowercase) {
-        let ch = fold_char(ch);
-        if ch.is_alphanumeric() {
-            if pending_space && !out.is_empty() {
-                out.push(' ');
-            }
-            pending_space = false;
-            out.push(ch);
-        } else {
-            pending_space = true;
-        }
-    }
-    out
-}
-
-/// Folds characters that vary between copies of the same text.
-fn fold_char(ch: char) -> char {
-    match ch {
-        '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}' | '\u{2032}' | '`' | '\u{00B4}' => '\'',
-        '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{201F}' | '\u{00AB}' | '\u{00BB}' => '"',
-        '\u{2010}'..='\u{2015}' | '\u{2212}' => '-',
-        'ё' => 'е',
-        _ => ch,
-    }
-}
-
-/// Fingerprint of the normalised title and text, or `None` when there are too few words
-/// for the fingerprint to identify a story.
+/// Fingerprint of the normalised title and text (boilerplate dropped), or `None` when
+/// there are too few words for the fingerprint to identify a story.
 pub fn text_fingerprint(title: &str, text: &str) -> Option<String> {
-    let t = normalize_for_matching(title);
-    let b = normalize_for_matching(text);
-    let words = t
-        .split(' ')
-        .chain(b.split(' '))
-        .filter(|w| !w.is_empty())
-        .count();
-    if words < MIN_FINGERPRINT_WORDS {
+    let t = text::tokens(title);
+    let b = text::tokens(text);
+    if t.len() + b.len() < MIN_FINGERPRINT_WORDS {
         return None;
     }
     let mut h = blake3::Hasher::new();
-    h.update(t.as_bytes());
+    h.update(t.join(" ").as_bytes());
     h.update(b"\n");
-    h.update(b.as_bytes());
+    h.update(b.join(" ").as_bytes());
     Some(h.finalize().to_hex()[..32].to_owned())
+}
+
+/// The shingle set of an entry's title and text, for near-duplicate matching.
+pub fn entry_shingles(title: &str, text: &str) -> Vec<u64> {
+    let mut tokens = text::tokens(title);
+    tokens.extend(text::tokens(text));
+    minhash::shingles(&tokens)
+}
+
+/// Which entry represents a story (its title and link in digests).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Representative {
+    /// The earliest report by publication time (default).
+    Earliest,
+    /// The report from the source listed first in the config; earliest among equals.
+    ConfigOrder,
+}
+
+/// How entries are matched to stories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MatchPolicy {
+    /// Only stories first seen within this window before the entry are near-duplicate
+    /// candidates (exact keys match at any age).
+    pub window: Duration,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quotes_dashes_case_and_space_fold() {
-        assert_eq!(
-            normalize_for_matching(
-                "The Taliban\u{2019}s  \u{201C}meaningful presence\u{201D} \u{2014} SCO"
-            ),
-            normalize_for_matching("the taliban's \"meaningful presence\" - sco")
-        );
-        assert_eq!(normalize_for_matching("Ёлка  ЕЛКА"), "елка елка");
-    }
 
     #[test]
     fn fingerprint_matches_copies_and_skips_short_text() {
@@ -112,5 +94,13 @@ mod tests {
             text_fingerprint("Russia Wants Taliban To Join ECO Meetings", body)
         );
         assert_eq!(text_fingerprint("Live updates", ""), None);
+        assert_eq!(
+            text_fingerprint(
+                "Russia Wants Taliban To Participate In SCO Meetings",
+                &format!("{body} More News")
+            ),
+            a,
+            "boilerplate does not change the fingerprint"
+        );
     }
 }

@@ -15,6 +15,7 @@ pub use json::JsonRenderer;
 pub use markdown::MarkdownRenderer;
 
 use crate::config::{Config, Format};
+use crate::dedup::Representative;
 use crate::store::{DigestEntry, Store, StoreError};
 
 /// Most words of a story's summary shown in a digest.
@@ -208,9 +209,14 @@ pub fn build(
 ) -> Result<Digest, StoreError> {
     let entries = store.digest_entries(window.start, window.end)?;
     let failing_sources = store.failing_sources(window.start)?;
+    let layout = Layout {
+        region_order: config.region_order(),
+        source_order: config.sources.iter().map(|s| s.id.clone()).collect(),
+        representative: config.dedup.representative,
+    };
     Ok(assemble(
         entries,
-        &config.region_order(),
+        &layout,
         window,
         config.fetch.timezone,
         now,
@@ -218,50 +224,77 @@ pub fn build(
     ))
 }
 
+/// How stories are laid out: region order, and which report represents a story.
+#[derive(Debug, Clone)]
+pub struct Layout {
+    /// Regions in display order; others follow alphabetically.
+    pub region_order: Vec<String>,
+    /// Source ids in config order (for [`Representative::ConfigOrder`]).
+    pub source_order: Vec<String>,
+    /// Which report represents a story.
+    pub representative: Representative,
+}
+
 /// Groups entries (ordered by story, earliest report first) into a digest. Pure.
 pub fn assemble(
     entries: Vec<DigestEntry>,
-    region_order: &[String],
+    layout: &Layout,
     window: Window,
     timezone: Tz,
     now: DateTime<Utc>,
     failing_sources: Vec<(String, String)>,
 ) -> Digest {
-    let mut stories: Vec<Story> = Vec::new();
+    let mut groups: Vec<Vec<DigestEntry>> = Vec::new();
     for e in entries {
-        match stories.last_mut() {
-            Some(story) if story.id == e.story_id => {
-                if e.source_id != story.source
-                    && !story
-                        .also_reported_by
-                        .iter()
-                        .any(|a| a.source == e.source_id)
-                {
-                    story.also_reported_by.push(AlsoReported {
-                        source: e.source_id,
-                        source_name: e.source_name,
-                        url: e.link,
-                    });
-                }
-            }
-            _ => stories.push(Story {
-                id: e.story_id,
-                summary: first_words(&e.summary, SUMMARY_WORDS),
-                title: e.title,
-                url: e.link,
-                source: e.source_id,
-                source_name: e.source_name,
-                region: e.region,
-                published: e.published,
-                first_seen: e.story_first_seen,
-                also_reported_by: Vec::new(),
-            }),
+        match groups.last_mut() {
+            Some(g) if g[0].story_id == e.story_id => g.push(e),
+            _ => groups.push(vec![e]),
         }
     }
+    let rank = |source: &str| {
+        layout
+            .source_order
+            .iter()
+            .position(|s| s == source)
+            .unwrap_or(usize::MAX)
+    };
     let mut by_region: HashMap<String, Vec<Story>> = HashMap::new();
-    for s in stories {
-        by_region.entry(s.region.clone()).or_default().push(s);
+    for mut group in groups {
+        let rep = match layout.representative {
+            Representative::Earliest => 0,
+            Representative::ConfigOrder => (0..group.len())
+                .min_by_key(|&i| rank(&group[i].source_id))
+                .unwrap_or(0),
+        };
+        let first = group.remove(rep);
+        let mut also: Vec<AlsoReported> = Vec::new();
+        for e in group {
+            if e.source_id != first.source_id && !also.iter().any(|a| a.source == e.source_id) {
+                also.push(AlsoReported {
+                    source: e.source_id,
+                    source_name: e.source_name,
+                    url: e.link,
+                });
+            }
+        }
+        let story = Story {
+            id: first.story_id,
+            summary: first_words(&first.summary, SUMMARY_WORDS),
+            title: first.title,
+            url: first.link,
+            source: first.source_id,
+            source_name: first.source_name,
+            region: first.region,
+            published: first.published,
+            first_seen: first.story_first_seen,
+            also_reported_by: also,
+        };
+        by_region
+            .entry(story.region.clone())
+            .or_default()
+            .push(story);
     }
+    let region_order = &layout.region_order;
     let mut order: Vec<String> = region_order
         .iter()
         .filter(|r| by_region.contains_key(*r))
@@ -383,12 +416,17 @@ mod tests {
             entry(2, "amu", "Afghanistan", 12),
             entry(3, "meduza", "Russia", 7),
         ];
-        let regions = vec!["Russia".to_owned(), "Afghanistan".to_owned()];
+        let mut layout = Layout {
+            region_order: vec!["Russia".to_owned(), "Afghanistan".to_owned()],
+            source_order: vec!["wire".to_owned(), "afintl".to_owned()],
+            representative: Representative::Earliest,
+        };
         let now = Utc.with_ymd_and_hms(2024, 11, 27, 0, 0, 0).unwrap();
+        let window = Window::ending(now, std::time::Duration::from_secs(86400), chrono_tz::UTC);
         let d = assemble(
-            entries,
-            &regions,
-            Window::ending(now, std::time::Duration::from_secs(86400), chrono_tz::UTC),
+            entries.clone(),
+            &layout,
+            window,
             chrono_tz::UTC,
             now,
             vec![],
@@ -411,6 +449,17 @@ mod tests {
             (d.story_count(), d.outlet_count(), d.folded_count()),
             (3, 5, 2)
         );
+        // "config_order": the first-listed source represents the story.
+        layout.representative = Representative::ConfigOrder;
+        let d = assemble(entries, &layout, window, chrono_tz::UTC, now, vec![]);
+        let seed = d.stories().find(|s| s.id == 1).unwrap();
+        assert_eq!(seed.source, "wire");
+        let also: Vec<_> = seed
+            .also_reported_by
+            .iter()
+            .map(|a| a.source.as_str())
+            .collect();
+        assert_eq!(also, ["afintl", "kabulnow"]);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, Transaction, params};
 
 use super::sources::RedirectSeen;
 use super::{Result, Store, from_ts, to_ts};
-use crate::dedup::KeyKind;
+use crate::dedup::{self, KeyKind, MatchPolicy, minhash};
 use crate::fetch::ResponseMeta;
 use crate::model::Item;
 
@@ -61,12 +61,13 @@ impl Store {
         meta: &ResponseMeta,
         redirect: Option<&RedirectSeen>,
         items: &[Item],
+        policy: MatchPolicy,
         now: DateTime<Utc>,
     ) -> Result<StoreReport> {
         let tx = self.conn.transaction()?;
         let mut report = StoreReport::default();
         for item in items {
-            upsert_entry(&tx, source_id, item, now, &mut report)?;
+            upsert_entry(&tx, source_id, item, policy, now, &mut report)?;
         }
         tx.execute(
             "UPDATE fetch_state SET etag = ?2, last_modified = ?3, last_fetch_at = ?4,
@@ -141,6 +142,7 @@ fn upsert_entry(
     tx: &Transaction<'_>,
     source_id: &str,
     item: &Item,
+    policy: MatchPolicy,
     now: DateTime<Utc>,
     report: &mut StoreReport,
 ) -> Result<()> {
@@ -181,10 +183,14 @@ fn upsert_entry(
             merge_stories(tx, story_id, &matches)?
         }
         None => {
-            let story_id = match matches.first() {
-                Some(&first) => {
+            let found = match matches.first() {
+                Some(&first) => Some(merge_stories(tx, first, &matches[1..])?),
+                None => find_near_duplicate(tx, item, policy, now)?,
+            };
+            let story_id = match found {
+                Some(id) => {
                     report.merged += 1;
-                    merge_stories(tx, first, &matches[1..])?
+                    id
                 }
                 None => {
                     tx.prepare_cached("INSERT INTO stories (first_seen) VALUES (?1)")?
@@ -222,7 +228,70 @@ fn upsert_entry(
     for (kind, key) in story_keys(item) {
         add_key.execute(params![kind.as_str(), key, story_id])?;
     }
+    let mut add_band =
+        tx.prepare_cached("INSERT OR IGNORE INTO story_bands (band, story_id) VALUES (?1, ?2)")?;
+    for band in &item.bands {
+        add_band.execute(params![band, story_id])?;
+    }
     Ok(())
+}
+
+/// Most candidate stories verified per entry (newest first); bounds the worst case.
+const MAX_CANDIDATES: usize = 32;
+/// Entries of a candidate story compared with the new one.
+const MAX_ENTRIES_COMPARED: usize = 8;
+
+/// Candidate lookup: stories sharing any band key, first seen within the window.
+static CANDIDATES_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let marks = vec!["?"; minhash::BANDS].join(", ");
+    format!(
+        "SELECT DISTINCT b.story_id FROM story_bands b JOIN stories s ON s.id = b.story_id
+         WHERE b.band IN ({marks}) AND s.first_seen >= ? ORDER BY b.story_id DESC LIMIT {MAX_CANDIDATES}"
+    )
+});
+
+/// The story `item` is a verified near-duplicate of, if any: LSH candidates within the
+/// window, each verified on exact shingle similarity against its reports; the most
+/// similar wins. A shared band alone never merges.
+fn find_near_duplicate(
+    tx: &Transaction<'_>,
+    item: &Item,
+    policy: MatchPolicy,
+    now: DateTime<Utc>,
+) -> Result<Option<i64>> {
+    if item.bands.len() != minhash::BANDS {
+        return Ok(None);
+    }
+    let window = i64::try_from(policy.window.as_secs()).unwrap_or(i64::MAX);
+    let cutoff = to_ts(now).saturating_sub(window);
+    let mut stmt = tx.prepare_cached(&CANDIDATES_SQL)?;
+    let args = item
+        .bands
+        .iter()
+        .map(|b| b as &dyn rusqlite::ToSql)
+        .chain(std::iter::once(&cutoff as &dyn rusqlite::ToSql));
+    let candidates: Vec<i64> = stmt
+        .query_map(rusqlite::params_from_iter(args), |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut texts = tx.prepare_cached(&format!(
+        "SELECT title, summary FROM entries WHERE story_id = ?1 ORDER BY id LIMIT {MAX_ENTRIES_COMPARED}"
+    ))?;
+    let mut best: Option<(i64, f64)> = None;
+    for story in candidates {
+        let rows = texts.query_map([story], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?;
+        for row in rows {
+            let (title, summary) = row?;
+            let theirs = dedup::entry_shingles(&title, &summary);
+            if let Some(score) = minhash::similar(&item.shingles, &theirs)
+                && best.is_none_or(|(_, b)| score > b)
+            {
+                best = Some((story, score));
+            }
+        }
+    }
+    Ok(best.map(|(story, _)| story))
 }
 
 fn story_keys(item: &Item) -> impl Iterator<Item = (KeyKind, &str)> {
@@ -260,6 +329,8 @@ fn merge_stories(tx: &Transaction<'_>, target: i64, others: &[i64]) -> Result<i6
         tx.prepare_cached("UPDATE entries SET story_id = ?1 WHERE story_id = ?2")?
             .execute(params![survivor, old])?;
         tx.prepare_cached("UPDATE OR IGNORE story_keys SET story_id = ?1 WHERE story_id = ?2")?
+            .execute(params![survivor, old])?;
+        tx.prepare_cached("UPDATE OR IGNORE story_bands SET story_id = ?1 WHERE story_id = ?2")?
             .execute(params![survivor, old])?;
         tx.prepare_cached(
             "UPDATE stories SET first_seen = min(first_seen, (SELECT first_seen FROM stories WHERE id = ?2))

@@ -6,6 +6,7 @@ use rusqlite_migration::{M, Migrations};
 const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../migrations/0001_init.sql")),
     M::up(include_str!("../../migrations/0002_politeness.sql")),
+    M::up(include_str!("../../migrations/0003_near_duplicates.sql")),
 ];
 
 /// The schema migrations, in order.

@@ -1,0 +1,196 @@
+//! Text normalisation for matching, for Latin, Cyrillic and Perso-Arabic scripts.
+//!
+//! NFKC, case folding, quote and dash folding, Arabic-script letter variants (ي/ی, ك/ک,
+//! ى, hamza seats), ZWNJ, tatweel and diacritics, Persian/Arabic digits, Cyrillic ё/е;
+//! then boilerplate ("More News", "Read more", bylines, "Читайте также", "بیشتر بخوانید")
+//! is dropped and the text split into word tokens. Pure: no IO.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// Boilerplate phrases (already normalised) that feeds append or prepend to articles.
+/// Removed wherever they end the text, and as leading labels.
+const TAIL_BOILERPLATE: &[&str] = &[
+    "more news",
+    "read more",
+    "read the full story",
+    "read the full article",
+    "continue reading",
+    "related news",
+    "related articles",
+    "share this article",
+    "follow us on telegram",
+    "follow us on twitter",
+    "the post appeared first on",
+    "читайте также",
+    "читать далее",
+    "подписывайтесь на наш канал",
+    "подписывайтесь на наш telegram канал",
+    "новости по теме",
+    "بیشتر بخوانید",
+    "اخبار بیشتر",
+    "ادامه مطلب",
+    "اخبار مرتبط",
+    "ما را در تلگرام دنبال کنید",
+];
+
+/// Folds one character; `None` drops it.
+fn fold_char(ch: char) -> Option<char> {
+    Some(match ch {
+        '\u{2018}' | '\u{2019}' | '\u{201A}' | '\u{201B}' | '\u{2032}' | '`' | '\u{00B4}' => '\'',
+        '\u{201C}' | '\u{201D}' | '\u{201E}' | '\u{201F}' | '\u{00AB}' | '\u{00BB}' => '"',
+        '\u{2010}'..='\u{2015}' | '\u{2212}' => '-',
+        'ё' => 'е',
+        // Arabic-script letter variants: Arabic yeh/kaf/alef maksura → Persian forms.
+        'ي' | 'ى' | 'ئ' => 'ی',
+        'ك' => 'ک',
+        'أ' | 'إ' | 'ٱ' | 'آ' => 'ا',
+        'ؤ' => 'و',
+        'ۀ' | 'ة' => 'ه',
+        // Persian and Arabic-Indic digits → ASCII.
+        '۰'..='۹' => char::from_u32(ch as u32 - '۰' as u32 + '0' as u32).unwrap_or(ch),
+        '٠'..='٩' => char::from_u32(ch as u32 - '٠' as u32 + '0' as u32).unwrap_or(ch),
+        // ZWNJ separates parts of one Persian word; writers use it, a space or nothing.
+        '\u{200C}' => ' ',
+        // Tatweel, other zero-width marks, Arabic diacritics (harakat, superscript alef).
+        '\u{0640}'
+        | '\u{200B}'
+        | '\u{200D}'
+        | '\u{FEFF}'
+        | '\u{064B}'..='\u{065F}'
+        | '\u{0670}' => return None,
+        _ => ch,
+    })
+}
+
+/// Normalises text for matching: NFKC, case folded, variants folded, every run of
+/// characters that are not letters or digits collapsed to one space.
+pub fn normalize_for_matching(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut pending_space = false;
+    for ch in text
+        .nfkc()
+        .flat_map(char::to_lowercase)
+        .filter_map(fold_char)
+    {
+        if ch.is_alphanumeric() {
+            if pending_space && !out.is_empty() {
+                out.push(' ');
+            }
+            pending_space = false;
+            out.push(ch);
+        } else {
+            pending_space = true;
+        }
+    }
+    out
+}
+
+/// Word tokens of `text` for matching, with boilerplate removed: a leading byline
+/// ("By Jane Doe |") and trailing or leading boilerplate phrases.
+pub fn tokens(text: &str) -> Vec<String> {
+    let normalized = normalize_for_matching(strip_byline(text));
+    let mut words: Vec<&str> = normalized.split(' ').filter(|w| !w.is_empty()).collect();
+    loop {
+        let before = words.len();
+        for phrase in TAIL_BOILERPLATE {
+            let p: Vec<&str> = phrase.split(' ').collect();
+            if words.ends_with(&p) {
+                words.truncate(words.len() - p.len());
+            }
+            if words.starts_with(&p) {
+                words.drain(..p.len());
+            }
+        }
+        if words.len() == before {
+            break;
+        }
+    }
+    words.into_iter().map(str::to_owned).collect()
+}
+
+/// Drops a byline at the very start: "By Jane Doe", "By Jane Doe |", "Jane Doe, Reuters —"
+/// are too varied to list; only the unambiguous `By <Name> <Name>[ <Name>]` followed by a
+/// separator or a line break is removed.
+fn strip_byline(text: &str) -> &str {
+    let trimmed = text.trim_start();
+    let Some(rest) = trimmed.strip_prefix("By ") else {
+        return text;
+    };
+    let mut names = 0;
+    let mut offset = 3;
+    for word in rest.split(' ') {
+        let is_name = word.chars().next().is_some_and(char::is_uppercase)
+            && word
+                .chars()
+                .skip(1)
+                .all(|c| c.is_alphabetic() || c == '.' || c == '-' || c == '\'');
+        if is_name && names < 3 {
+            names += 1;
+            offset += word.len() + 1;
+            continue;
+        }
+        let separator = matches!(word, "|" | "-" | "–" | "—" | "/");
+        if names >= 2 && separator {
+            return &trimmed[(offset + word.len()).min(trimmed.len())..];
+        }
+        break;
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn latin_quotes_dashes_case() {
+        assert_eq!(
+            normalize_for_matching(
+                "The Taliban\u{2019}s  \u{201C}meaningful presence\u{201D} \u{2014} SCO"
+            ),
+            normalize_for_matching("the taliban's \"meaningful presence\" - sco")
+        );
+    }
+
+    #[test]
+    fn cyrillic_yo() {
+        assert_eq!(normalize_for_matching("Ёлка  ЕЛКА, всё"), "елка елка все");
+    }
+
+    #[test]
+    fn arabic_script_variants_fold_to_persian() {
+        // Arabic yeh and kaf, tatweel, diacritics, ZWNJ, Persian digits.
+        let arabic = "كابل، رييس‌جمهور ـــ مذاكرهٔ ۱۴۰۳";
+        let persian = "کابل، رییس جمهور مذاکره 1403";
+        assert_eq!(
+            normalize_for_matching(arabic),
+            normalize_for_matching(persian)
+        );
+        assert_eq!(normalize_for_matching("مُحَمَّد"), "محمد");
+    }
+
+    #[test]
+    fn boilerplate_and_bylines_are_dropped() {
+        assert_eq!(
+            tokens("By Jane Doe | Kabul talks resume. Read more"),
+            ["kabul", "talks", "resume"]
+        );
+        assert_eq!(
+            tokens("Kabul talks resume.\n\nMore News"),
+            ["kabul", "talks", "resume"]
+        );
+        assert_eq!(
+            tokens("Переговоры возобновились. Читайте также"),
+            ["переговоры", "возобновились"]
+        );
+        assert_eq!(
+            tokens("گفتگوها از سر گرفته شد. بیشتر بخوانید"),
+            ["گفتگوها", "از", "سر", "گرفته", "شد"]
+        );
+        assert_eq!(
+            tokens("By Monday, talks resumed"),
+            ["by", "monday", "talks", "resumed"],
+            "not a byline"
+        );
+    }
+}
