@@ -23,7 +23,7 @@ pub const SHINGLE_WORDS: usize = 3;
 pub const MIN_SHINGLES: usize = 8;
 
 /// Verified near-duplicates: shingle Jaccard at least this…
-pub const JACCARD_THRESHOLD: f64 = 0.45;
+pub const JACCARD_THRESHOLD: f64 = 0.35;
 /// …or the shorter text contained in the longer at least this much (a trimmed copy),
 /// when the shorter has at least [`MIN_CONTAINED_SHINGLES`] shingles.
 pub const CONTAINMENT_THRESHOLD: f64 = 0.8;

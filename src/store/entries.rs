@@ -125,6 +125,21 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// The story an entry belongs to (evaluation and tests).
+    ///
+    /// # Errors
+    /// On any SQLite failure.
+    pub fn story_of(&self, source_id: &str, entry_key: &str) -> Result<Option<i64>> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT story_id FROM entries WHERE source_id = ?1 AND entry_key = ?2",
+                params![source_id, entry_key],
+                |r| r.get(0),
+            )
+            .optional()?)
+    }
+
     /// Total number of stories and entries (tests and reports).
     ///
     /// # Errors
