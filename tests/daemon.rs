@@ -162,7 +162,10 @@ async fn daemon_fetches_reloads_and_stops_cleanly() {
     assert!(status.status.success(), "{table}");
     assert!(table.contains("timed out after 4s"), "{table}");
 
-    // SIGTERM: exit 0 within 5 s, even with a request in flight.
+    // Stalled, then failed: never requested twice at once, then backing off (1 h).
+    assert_eq!(hits(&server, "/stall").await, 1);
+
+    // SIGTERM: exit 0 within 5 s.
     signal(&child, "-TERM");
     let start = Instant::now();
     let status = loop {
