@@ -64,7 +64,13 @@ impl Store {
         policy: MatchPolicy,
         now: DateTime<Utc>,
     ) -> Result<StoreReport> {
+        let prune = self
+            .last_prune
+            .is_none_or(|t| now - t >= chrono::Duration::hours(1) || now < t);
         let tx = self.conn.transaction()?;
+        if prune {
+            prune_bands(&tx, policy, now)?;
+        }
         let mut report = StoreReport::default();
         for item in items {
             upsert_entry(&tx, source_id, item, policy, now, &mut report)?;
@@ -83,6 +89,9 @@ impl Store {
         )?;
         super::sources::record_redirect(&tx, source_id, redirect)?;
         tx.commit()?;
+        if prune {
+            self.last_prune = Some(now);
+        }
         Ok(report)
     }
 
@@ -249,6 +258,22 @@ fn upsert_entry(
         add_band.execute(params![band, story_id])?;
     }
     Ok(())
+}
+
+/// Drops the LSH band keys of stories first seen before the matching window: they can
+/// no longer be candidates, and keeping the band index to one window's worth of stories
+/// keeps lookups and inserts in cache however many stories are stored. Story ids grow
+/// with first-seen time, so this is one range delete on `story_bands(story_id)`.
+fn prune_bands(tx: &Transaction<'_>, policy: MatchPolicy, now: DateTime<Utc>) -> Result<usize> {
+    let window = i64::try_from(policy.window.as_secs()).unwrap_or(i64::MAX);
+    let cutoff = to_ts(now).saturating_sub(window);
+    Ok(tx
+        .prepare_cached(
+            "DELETE FROM story_bands WHERE story_id <
+                 (SELECT COALESCE(min(id), (SELECT COALESCE(max(id), 0) + 1 FROM stories))
+                  FROM stories WHERE first_seen >= ?1)",
+        )?
+        .execute([cutoff])?)
 }
 
 /// Most candidate stories verified per entry (newest first); bounds the worst case.
