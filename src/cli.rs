@@ -311,7 +311,7 @@ fn digest_cmd(
         Some(d) => Window::for_date(d, tz),
         None => Window::ending(now, window.unwrap_or(config.digest.window), tz),
     };
-    let renderer = digest::renderer(format).map_err(|e| UsageError(e.to_string()))?;
+    let renderer = digest::renderer(format);
     let store = open_store(config)?;
     let text = renderer.render(&digest::build(&store, config, window, now)?);
     match output {

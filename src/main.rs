@@ -49,11 +49,8 @@ fn classify(err: &anyhow::Error) -> Exit {
         {
             return Exit::Storage;
         }
-        if let Some(d) = cause.downcast_ref::<DigestError>() {
-            return match d {
-                DigestError::Unsupported(_) => Exit::Usage,
-                _ => Exit::Storage,
-            };
+        if cause.is::<DigestError>() {
+            return Exit::Storage;
         }
     }
     Exit::SourcesFailed

@@ -40,12 +40,17 @@ fn normalize_entry(entry: &Entry, feed_base: &Url, fetched_at: DateTime<Utc>) ->
         .as_ref()
         .and_then(|c| c.body.clone())
         .filter(|b| !b.trim().is_empty());
+    let link_url = link.as_deref().and_then(|l| Url::parse(l).ok());
     let summary = entry
         .summary
         .as_ref()
-        .map(|s| to_plain_text(&s.content))
+        .map(|s| html_to_text(&s.content, link_url.as_ref()))
         .filter(|s| !s.is_empty())
-        .or_else(|| content_html.as_deref().map(to_plain_text))
+        .or_else(|| {
+            content_html
+                .as_deref()
+                .map(|h| html_to_text(h, link_url.as_ref()))
+        })
         .map(|s| truncate_chars(s, MAX_SUMMARY_CHARS))
         .unwrap_or_default();
     let mut title = entry
@@ -129,6 +134,15 @@ fn content_hash(parts: &[&str]) -> String {
         h.update(p.as_bytes());
     }
     h.finalize().to_hex()[..32].to_owned()
+}
+
+/// Feed HTML → sanitised (ammonia) → plain text on one line.
+fn html_to_text(html: &str, base: Option<&Url>) -> String {
+    if html.contains('<') {
+        to_plain_text(&crate::digest::sanitize::sanitize_html(html, base))
+    } else {
+        to_plain_text(html)
+    }
 }
 
 /// Feed text (HTML or plain) → plain text on one line.

@@ -2,8 +2,13 @@
 //! with one [`Renderer`] per format (lychee's formatter shape). Renderers are pure: they
 //! never touch the store, the network or the clock. Files are written atomically.
 
+pub mod archive;
+mod atom;
+mod html;
 mod json;
 mod markdown;
+pub mod sanitize;
+mod view;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -11,8 +16,11 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Duration as ChronoDuration, NaiveDate, TimeZone, Utc};
 use chrono_tz::Tz;
 
+pub use atom::AtomRenderer;
+pub use html::HtmlRenderer;
 pub use json::JsonRenderer;
 pub use markdown::MarkdownRenderer;
+pub use view::text_direction;
 
 use crate::config::{Config, Format};
 use crate::dedup::Representative;
@@ -37,9 +45,6 @@ pub enum DigestError {
         #[source]
         source: std::io::Error,
     },
-    /// The format has no renderer in this build.
-    #[error("digest format {0:?} is not available yet")]
-    Unsupported(&'static str),
 }
 
 /// The span of time a digest covers, `[start, end)`.
@@ -186,14 +191,12 @@ pub trait Renderer {
 }
 
 /// The renderer for `format`.
-///
-/// # Errors
-/// [`DigestError::Unsupported`] for formats without a renderer yet.
-pub fn renderer(format: Format) -> Result<Box<dyn Renderer>, DigestError> {
+pub fn renderer(format: Format) -> Box<dyn Renderer> {
     match format {
-        Format::Markdown => Ok(Box::new(MarkdownRenderer)),
-        Format::Json => Ok(Box::new(JsonRenderer)),
-        other => Err(DigestError::Unsupported(other.name())),
+        Format::Markdown => Box::new(MarkdownRenderer),
+        Format::Html => Box::new(HtmlRenderer),
+        Format::Atom => Box::new(AtomRenderer),
+        Format::Json => Box::new(JsonRenderer),
     }
 }
 
@@ -358,29 +361,29 @@ pub fn write_atomic(path: &Path, contents: &str) -> Result<(), DigestError> {
     Ok(())
 }
 
-/// Renders `digest` in every configured format that has a renderer and writes
-/// `YYYY-MM-DD.<ext>` files into `digest.output_dir`. Returns the written paths.
+/// Writes `YYYY-MM-DD.<ext>` in every configured format into `digest.output_dir`
+/// (JSON always: the archive is built from it), then rebuilds `index.html` and the
+/// rolling `digests.atom`. Every file is written atomically. Returns the written paths.
 ///
 /// # Errors
 /// [`DigestError::Write`] on the first file that cannot be written.
 pub fn write_files(config: &Config, digest: &Digest) -> Result<Vec<PathBuf>, DigestError> {
+    let dir = &config.digest.output_dir;
+    let mut formats = config.digest.formats.clone();
+    if !formats.contains(&Format::Json) {
+        formats.push(Format::Json);
+    }
     let mut written = Vec::new();
-    for &format in &config.digest.formats {
-        let renderer = match renderer(format) {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!("skipping digest format: {e}");
-                continue;
-            }
-        };
-        let path = config.digest.output_dir.join(format!(
+    for format in formats {
+        let path = dir.join(format!(
             "{}.{}",
             digest.window.date.format("%Y-%m-%d"),
             format.extension()
         ));
-        write_atomic(&path, &renderer.render(digest))?;
+        write_atomic(&path, &renderer(format).render(digest))?;
         written.push(path);
     }
+    written.extend(archive::rebuild(dir)?);
     Ok(written)
 }
 
