@@ -20,7 +20,7 @@ fn check_lists_sources_of_a_valid_config() {
         .args(["--config", demo.to_str().unwrap(), "check"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("4 sources (4 enabled)"))
+        .stdout(predicate::str::contains("6 sources (6 enabled)"))
         .stdout(predicate::str::contains("afintl").and(predicate::str::contains("next ")));
 }
 
