@@ -289,6 +289,11 @@ async fn run_once(config: &Config) -> anyhow::Result<Exit> {
     for path in digest::write_files(config, &built)? {
         println!("wrote {}", path.display());
     }
+    if let Some(email) = &config.digest.email {
+        let shared: SharedStore = Arc::new(Mutex::new(store));
+        let sent = digest::email::deliver(email, &shared, &built).await;
+        println!("emailed {sent} digest(s) to {}", email.to.join(", "));
+    }
     println!(
         "{} stories from {} outlets ({} duplicate reports folded)",
         built.story_count(),

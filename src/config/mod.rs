@@ -67,6 +67,50 @@ pub struct DigestConfig {
     pub output_dir: PathBuf,
     /// Formats written by `run`.
     pub formats: Vec<Format>,
+    /// `[digest.email]`: mail each scheduled digest, when configured.
+    pub email: Option<EmailConfig>,
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    /// STARTTLS on a plain connection (port 587).
+    StartTls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption: only for a relay on localhost.
+    None,
+}
+
+/// Where the SMTP password comes from; the password itself is read at send time and
+/// never kept in the config (so it never reaches a log).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Password {
+    /// No authentication.
+    None,
+    /// From this environment variable.
+    Env(String),
+    /// From this file (first line).
+    File(PathBuf),
+}
+
+/// `[digest.email]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailConfig {
+    /// SMTP server.
+    pub host: String,
+    /// SMTP port (default 587 for STARTTLS, 465 for TLS, 25 for none).
+    pub port: u16,
+    /// Connection security.
+    pub security: SmtpSecurity,
+    /// SMTP user, when the server wants authentication.
+    pub username: Option<String>,
+    /// Where the password comes from.
+    pub password: Password,
+    /// Sender mailbox, e.g. `roundup <digest@example.org>`.
+    pub from: String,
+    /// Recipients.
+    pub to: Vec<String>,
 }
 
 /// `[dedup]`: how stories are matched across outlets.

@@ -27,6 +27,21 @@ pub(crate) struct RawDigest {
     pub window: Option<Spanned<String>>,
     pub output_dir: Option<Spanned<String>>,
     pub formats: Option<Spanned<Vec<Spanned<String>>>>,
+    pub email: Option<Spanned<RawEmail>>,
+}
+
+/// `[digest.email]` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawEmail {
+    pub host: Spanned<String>,
+    pub port: Option<Spanned<i64>>,
+    pub security: Option<Spanned<String>>,
+    pub username: Option<Spanned<String>>,
+    pub password_env: Option<Spanned<String>>,
+    pub password_file: Option<Spanned<String>>,
+    pub from: Spanned<String>,
+    pub to: Spanned<Vec<Spanned<String>>>,
 }
 
 /// `[dedup]` as written.

@@ -11,9 +11,10 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue, ValueDeserializer};
 use url::Url;
 
-use super::raw::{RawDedup, RawDigest, RawFetch, RawSource};
+use super::raw::{RawDedup, RawDigest, RawEmail, RawFetch, RawSource};
 use super::{
-    Config, ConfigError, DedupConfig, DigestConfig, FetchConfig, Format, Problem, Schedule, Source,
+    Config, ConfigError, DedupConfig, DigestConfig, EmailConfig, FetchConfig, Format, Password, Problem,
+    Schedule, SmtpSecurity, Source,
 };
 use crate::dedup::Representative;
 
@@ -324,11 +325,78 @@ impl Validator<'_> {
                 ok.then_some(out)
             }
         };
+        let email = match raw.email {
+            None => Some(None),
+            Some(e) => self.email(e.into_inner()).map(Some),
+        };
         Some(DigestConfig {
             schedule: schedule?,
             window: window?,
             output_dir,
             formats: formats?,
+            email: email?,
+        })
+    }
+
+    fn email(&mut self, raw: RawEmail) -> Option<EmailConfig> {
+        let security = match raw.security.as_ref().map(|s| s.get_ref().as_str()) {
+            None | Some("starttls") => Some(SmtpSecurity::StartTls),
+            Some("tls") => Some(SmtpSecurity::Tls),
+            Some("none") => Some(SmtpSecurity::None),
+            Some(other) => {
+                let span = raw.security.as_ref().map(Spanned::span);
+                self.problem(
+                    span,
+                    format!("digest.email.security: {other:?} is not one of \"starttls\", \"tls\", \"none\""),
+                );
+                None
+            }
+        };
+        let default_port = match security {
+            Some(SmtpSecurity::Tls) => 465,
+            Some(SmtpSecurity::None) => 25,
+            _ => 587,
+        };
+        let port = match &raw.port {
+            None => Some(default_port),
+            Some(p) => match u16::try_from(*p.get_ref()) {
+                Ok(n) if n > 0 => Some(n),
+                _ => {
+                    self.problem(Some(p.span()), format!("digest.email.port: {} is not a port", p.get_ref()));
+                    None
+                }
+            },
+        };
+        let mut mailbox = |v: &Spanned<String>, key: &str| match v.get_ref().parse::<lettre::message::Mailbox>() {
+            Ok(_) => Some(v.get_ref().clone()),
+            Err(e) => {
+                self.problem(Some(v.span()), format!("digest.email.{key}: {:?} is not a mail address: {e}", v.get_ref()));
+                None
+            }
+        };
+        let from = mailbox(&raw.from, "from");
+        let to: Vec<Option<String>> = raw.to.get_ref().iter().map(|t| mailbox(t, "to")).collect();
+        if to.is_empty() {
+            self.problem(Some(raw.to.span()), "digest.email.to: list at least one recipient");
+        }
+        let password = match (&raw.password_env, &raw.password_file) {
+            (Some(env), None) => Some(Password::Env(env.get_ref().clone())),
+            (None, Some(file)) => Some(Password::File(self.path(file))),
+            (None, None) => Some(Password::None),
+            (Some(_), Some(file)) => {
+                self.problem(Some(file.span()), "digest.email: give password_env or password_file, not both");
+                None
+            }
+        };
+        let to: Option<Vec<String>> = to.into_iter().collect();
+        Some(EmailConfig {
+            host: raw.host.into_inner(),
+            port: port?,
+            security: security?,
+            username: raw.username.map(Spanned::into_inner),
+            password: password?,
+            from: from?,
+            to: to.filter(|t| !t.is_empty())?,
         })
     }
 

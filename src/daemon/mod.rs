@@ -122,18 +122,22 @@ impl Runner for PipelineRunner {
 
     async fn digest(self: Arc<Self>, end: DateTime<Utc>) {
         let config = Self::current(&self.config);
+        let cfg = Arc::clone(&config);
         // A separate read connection: the digest never waits for the fetch writer.
-        let written = tokio::task::spawn_blocking(move || -> anyhow::Result<Vec<PathBuf>> {
-            let store = Store::open(&config.database)?;
-            let window = Window::ending(end, config.digest.window, config.fetch.timezone);
-            let built = digest::build(&store, &config, window, Utc::now())?;
-            Ok(digest::write_files(&config, &built)?)
+        let written = tokio::task::spawn_blocking(move || -> anyhow::Result<(Vec<PathBuf>, digest::Digest)> {
+            let store = Store::open(&cfg.database)?;
+            let window = Window::ending(end, cfg.digest.window, cfg.fetch.timezone);
+            let built = digest::build(&store, &cfg, window, Utc::now())?;
+            Ok((digest::write_files(&cfg, &built)?, built))
         })
         .await;
         match written {
-            Ok(Ok(paths)) => {
+            Ok(Ok((paths, built))) => {
                 for p in paths {
                     info!(path = %p.display(), "digest written");
+                }
+                if let Some(email) = &config.digest.email {
+                    digest::email::deliver(email, &self.store, &built).await;
                 }
             }
             Ok(Err(e)) => error!("digest failed: {e:#}"),

@@ -4,6 +4,7 @@
 
 pub mod archive;
 mod atom;
+pub mod email;
 mod html;
 mod json;
 mod markdown;

@@ -7,6 +7,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../migrations/0001_init.sql")),
     M::up(include_str!("../../migrations/0002_politeness.sql")),
     M::up(include_str!("../../migrations/0003_near_duplicates.sql")),
+    M::up(include_str!("../../migrations/0004_email_outbox.sql")),
 ];
 
 /// The schema migrations, in order.

@@ -6,6 +6,7 @@
 
 mod entries;
 mod migrate;
+mod outbox;
 mod sources;
 
 use std::path::{Path, PathBuf};
@@ -16,6 +17,7 @@ use rusqlite::Connection;
 
 pub use entries::{DigestEntry, StoreReport};
 pub use migrate::SCHEMA_VERSION;
+pub use outbox::QueuedEmail;
 pub use sources::{RedirectSeen, SourceStatus};
 
 /// How long a writer waits for another connection's lock before giving up.

@@ -1,0 +1,144 @@
+//! The email digest: multipart/alternative (Markdown text + the HTML page), sent with
+//! lettre over SMTP (STARTTLS, TLS, or plain for a local relay). Digests go through the
+//! outbox in the database: queued when written, removed when the server accepts them,
+//! retried oldest first with the next digest when sending fails — never lost.
+
+use std::time::Duration;
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use tracing::{info, warn};
+
+use super::{Digest, HtmlRenderer, MarkdownRenderer, Renderer};
+use crate::config::{EmailConfig, Password, SmtpSecurity};
+use crate::pipeline::{SharedStore, with_store};
+use crate::store::QueuedEmail;
+
+/// Whole-conversation timeout for one message.
+const SMTP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Why an email could not be sent. `Display` is one line.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EmailError {
+    /// The message could not be built (bad address).
+    #[error("cannot build the message: {0}")]
+    Message(String),
+    /// The SMTP password could not be read.
+    #[error("cannot read the SMTP password: {0}")]
+    Password(String),
+    /// The server refused or could not be reached.
+    #[error("SMTP {host}:{port}: {message}")]
+    Smtp {
+        /// Server.
+        host: String,
+        /// Port.
+        port: u16,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// Subject line for a digest.
+pub fn subject(digest: &Digest) -> String {
+    format!(
+        "roundup — {}: {} {}",
+        digest.window.date.format("%a %-d %b %Y"),
+        digest.story_count(),
+        if digest.story_count() == 1 { "story" } else { "stories" }
+    )
+}
+
+fn password(p: &Password) -> Result<Option<String>, EmailError> {
+    match p {
+        Password::None => Ok(None),
+        Password::Env(var) => std::env::var(var)
+            .map(Some)
+            .map_err(|_| EmailError::Password(format!("environment variable {var} is not set"))),
+        Password::File(path) => std::fs::read_to_string(path)
+            .map(|s| Some(s.lines().next().unwrap_or("").to_owned()))
+            .map_err(|e| EmailError::Password(format!("{}: {e}", path.display()))),
+    }
+}
+
+fn message(config: &EmailConfig, mail: &QueuedEmail) -> Result<Message, EmailError> {
+    let bad = |e: &dyn std::fmt::Display| EmailError::Message(e.to_string());
+    let from: Mailbox = config.from.parse().map_err(|e| bad(&e))?;
+    let mut builder = Message::builder().from(from).subject(mail.subject.clone());
+    for to in &config.to {
+        builder = builder.to(to.parse().map_err(|e| bad(&e))?);
+    }
+    builder
+        .multipart(MultiPart::alternative_plain_html(mail.text_body.clone(), mail.html_body.clone()))
+        .map_err(|e| bad(&e))
+}
+
+/// Sends one queued email.
+///
+/// # Errors
+/// [`EmailError`] when the message cannot be built or the server does not accept it.
+pub async fn send(config: &EmailConfig, mail: &QueuedEmail) -> Result<(), EmailError> {
+    let smtp_err = |message: String| EmailError::Smtp {
+        host: config.host.clone(),
+        port: config.port,
+        message,
+    };
+    let builder = match config.security {
+        SmtpSecurity::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.host)
+            .map_err(|e| smtp_err(e.to_string()))?,
+        SmtpSecurity::Tls => {
+            AsyncSmtpTransport::<Tokio1Executor>::relay(&config.host).map_err(|e| smtp_err(e.to_string()))?
+        }
+        SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.clone()),
+    };
+    let mut builder = builder.port(config.port).timeout(Some(SMTP_TIMEOUT));
+    if let Some(user) = &config.username {
+        let pass = password(&config.password)?.unwrap_or_default();
+        builder = builder.credentials(Credentials::new(user.clone(), pass));
+    }
+    let transport = builder.build();
+    let msg = message(config, mail)?;
+    transport.send(msg).await.map_err(|e| smtp_err(e.to_string()))?;
+    Ok(())
+}
+
+/// Queues `digest` and then sends everything in the outbox, oldest first. A failure
+/// is logged and recorded; the email stays queued for the next digest. Returns how many
+/// emails were sent.
+pub async fn deliver(config: &EmailConfig, store: &SharedStore, digest: &Digest) -> usize {
+    let date = digest.window.date.format("%Y-%m-%d").to_string();
+    let (subject, text, html) = (subject(digest), MarkdownRenderer.render(digest), HtmlRenderer.render(digest));
+    let queued = with_store(store, move |s| {
+        s.queue_email(&date, &subject, &text, &html, chrono::Utc::now())?;
+        s.queued_emails()
+    })
+    .await;
+    let queue = match queued {
+        Ok(q) => q,
+        Err(e) => {
+            warn!("cannot queue the email digest: {e}");
+            return 0;
+        }
+    };
+    let mut sent = 0;
+    for mail in queue {
+        let id = mail.id;
+        match send(config, &mail).await {
+            Ok(()) => {
+                info!(digest_date = %mail.digest_date, recipients = config.to.len(), "email digest sent");
+                sent += 1;
+                if let Err(e) = with_store(store, move |s| s.email_sent(id)).await {
+                    warn!("email sent but not removed from the outbox: {e}");
+                }
+            }
+            Err(e) => {
+                warn!(digest_date = %mail.digest_date, attempts = mail.attempts + 1, "email digest not sent, will retry with the next digest: {e}");
+                let msg = e.to_string();
+                let _ = with_store(store, move |s| s.email_failed(id, &msg)).await;
+                break;
+            }
+        }
+    }
+    sent
+}
