@@ -9,10 +9,14 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn chromium() -> Option<PathBuf> {
-    ["chromium", "chromium-browser", "google-chrome"].iter().find_map(|name| {
-        let out = Command::new("which").arg(name).output().ok()?;
-        out.status.success().then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
-    })
+    ["chromium", "chromium-browser", "google-chrome"]
+        .iter()
+        .find_map(|name| {
+            let out = Command::new("which").arg(name).output().ok()?;
+            out.status
+                .success()
+                .then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+        })
 }
 
 fn run(browser: &Path, profile: &Path, args: &[&str]) -> (String, String) {
@@ -34,7 +38,10 @@ fn run(browser: &Path, profile: &Path, args: &[&str]) -> (String, String) {
         .args(args)
         .output()
         .unwrap();
-    (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 const PROBE: &str = r#"<!DOCTYPE html><html><body><pre id="result">pending</pre>
@@ -70,7 +77,12 @@ fn html_digest_renders_in_headless_chromium() {
     // The demo's six fixture feeds, rendered by the real binary.
     let mut text = String::from("database = \"roundup.db\"\n[fetch]\ntimezone = \"Asia/Kabul\"\n");
     for (id, name, region, file) in [
-        ("afintl", "Afghanistan International", "Afghanistan", "feeds/afintl.xml"),
+        (
+            "afintl",
+            "Afghanistan International",
+            "Afghanistan",
+            "feeds/afintl.xml",
+        ),
         ("kabulnow", "KabulNow", "Afghanistan", "feeds/kabulnow.atom"),
         ("wire", "Regional Wire", "Central Asia", "feeds/wire.json"),
         ("amu", "Amu TV", "Afghanistan", "feeds/amu.xml"),
@@ -91,7 +103,14 @@ fn html_digest_renders_in_headless_chromium() {
         .unwrap();
     assert!(status.status.success());
     let status = Command::new(env!("CARGO_BIN_EXE_roundup"))
-        .args(["--config", config.to_str().unwrap(), "digest", "--format", "html", "--output"])
+        .args([
+            "--config",
+            config.to_str().unwrap(),
+            "digest",
+            "--format",
+            "html",
+            "--output",
+        ])
         .arg(&html_path)
         .status()
         .unwrap();
@@ -104,29 +123,74 @@ fn html_digest_renders_in_headless_chromium() {
         let (dom, log) = run(
             &browser,
             &profile,
-            &["--allow-file-access-from-files", "--virtual-time-budget=5000", "--dump-dom", probe.to_str().unwrap()],
+            &[
+                "--allow-file-access-from-files",
+                "--virtual-time-budget=5000",
+                "--dump-dom",
+                probe.to_str().unwrap(),
+            ],
         );
-        let result = dom.lines().find_map(|l| l.split_once("RESULT ").map(|(_, r)| r.to_owned())).unwrap_or_else(|| panic!("no result in DOM:\n{dom}\n{log}"));
-        let r: serde_json::Value = serde_json::from_str(&result.replace("&quot;", "\"").replace("</pre>", "")).unwrap();
+        let result = dom
+            .lines()
+            .find_map(|l| l.split_once("RESULT ").map(|(_, r)| r.to_owned()))
+            .unwrap_or_else(|| panic!("no result in DOM:\n{dom}\n{log}"));
+        let r: serde_json::Value =
+            serde_json::from_str(&result.replace("&quot;", "\"").replace("</pre>", "")).unwrap();
         assert!(r.get("error").is_none(), "{r}");
         assert_eq!(r["scripts"], 0, "no script in the digest");
         assert!(r["rtl_articles"].as_u64().unwrap() >= 1, "{r}");
-        assert!(r["rtl_title"].as_array().unwrap().iter().all(|d| d == "rtl"), "{r}");
-        assert!(r["rtl_summary"].as_array().unwrap().iter().all(|d| d == "rtl"), "{r}");
+        assert!(
+            r["rtl_title"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|d| d == "rtl"),
+            "{r}"
+        );
+        assert!(
+            r["rtl_summary"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|d| d == "rtl"),
+            "{r}"
+        );
         assert_eq!(r["ltr_title"], "ltr");
-        assert_eq!(r["overflow"], false, "no horizontal scrolling at {width}px: {r}");
-        let digest_console: Vec<&str> = log.lines().filter(|l| l.contains("CONSOLE") && l.contains("digest.html")).collect();
-        assert!(digest_console.is_empty(), "console messages from the digest: {digest_console:?}");
+        assert_eq!(
+            r["overflow"], false,
+            "no horizontal scrolling at {width}px: {r}"
+        );
+        let digest_console: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains("CONSOLE") && l.contains("digest.html"))
+            .collect();
+        assert!(
+            digest_console.is_empty(),
+            "console messages from the digest: {digest_console:?}"
+        );
         assert!(!log.contains("Refused to"), "CSP violations: {log}");
         let shot = dir.path().join(format!("digest-{width}.png"));
         run(
             &browser,
             &profile,
-            &[&format!("--window-size={width},1400"), &format!("--screenshot={}", shot.display()), html_path.to_str().unwrap()],
+            &[
+                &format!("--window-size={width},1400"),
+                &format!("--screenshot={}", shot.display()),
+                html_path.to_str().unwrap(),
+            ],
         );
-        assert!(std::fs::metadata(&shot).map(|m| m.len() > 10_000).unwrap_or(false), "screenshot at {width}px");
+        assert!(
+            std::fs::metadata(&shot)
+                .map(|m| m.len() > 10_000)
+                .unwrap_or(false),
+            "screenshot at {width}px"
+        );
         if update {
-            std::fs::copy(&shot, Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("docs/digest-{width}.png"))).unwrap();
+            std::fs::copy(
+                &shot,
+                Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("docs/digest-{width}.png")),
+            )
+            .unwrap();
         }
     }
 }

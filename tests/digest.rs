@@ -15,13 +15,23 @@ use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use crate::common::{fixture, fixture_url};
 
 const FEEDS: &[(&str, &str, &str, &str)] = &[
-    ("afintl", "Afghanistan International", "Afghanistan", "feeds/afintl.xml"),
+    (
+        "afintl",
+        "Afghanistan International",
+        "Afghanistan",
+        "feeds/afintl.xml",
+    ),
     ("kabulnow", "KabulNow", "Afghanistan", "feeds/kabulnow.atom"),
     ("wire", "Regional Wire", "Central Asia", "feeds/wire.json"),
     ("amu", "Amu TV", "Afghanistan", "feeds/amu.xml"),
     ("meduza", "Meduza", "Russia", "feeds/meduza.xml"),
     ("bbcpersian", "BBC Persian", "Iran", "feeds/bbcpersian.xml"),
-    ("hostile", "Hostile Outlet", "Afghanistan", "feeds/hostile.xml"),
+    (
+        "hostile",
+        "Hostile Outlet",
+        "Afghanistan",
+        "feeds/hostile.xml",
+    ),
 ];
 
 fn fetched_at() -> DateTime<Utc> {
@@ -61,7 +71,14 @@ fn fixture_store(config: &Config) -> Store {
             permanent_redirect: None,
         };
         store
-            .store_fetch(&source.id, &meta, None, &items, config.dedup.policy(), fetched_at())
+            .store_fetch(
+                &source.id,
+                &meta,
+                None,
+                &items,
+                config.dedup.policy(),
+                fetched_at(),
+            )
             .unwrap();
     }
     store
@@ -69,7 +86,11 @@ fn fixture_store(config: &Config) -> Store {
 
 fn fixture_digest(config: &Config, store: &Store) -> digest::Digest {
     let now = fetched_at() + chrono::Duration::hours(1);
-    let window = Window::ending(now, std::time::Duration::from_secs(86_400), config.fetch.timezone);
+    let window = Window::ending(
+        now,
+        std::time::Duration::from_secs(86_400),
+        config.fetch.timezone,
+    );
     digest::build(store, config, window, now).unwrap()
 }
 
@@ -79,8 +100,15 @@ fn golden_files_for_every_format() {
     let config = config(dir.path(), "");
     let store = fixture_store(&config);
     let d = fixture_digest(&config, &store);
-    let seed = d.stories().find(|s| s.title.starts_with("Russia Wants Taliban")).unwrap();
-    assert_eq!(seed.also_reported_by.len(), 2, "the seed story with two other outlets");
+    let seed = d
+        .stories()
+        .find(|s| s.title.starts_with("Russia Wants Taliban"))
+        .unwrap();
+    assert_eq!(
+        seed.also_reported_by.len(),
+        2,
+        "the seed story with two other outlets"
+    );
     for (format, file) in [
         (Format::Markdown, "digest.md"),
         (Format::Html, "digest.html"),
@@ -93,7 +121,10 @@ fn golden_files_for_every_format() {
             std::fs::write(&golden, &got).unwrap();
         }
         let want = std::fs::read_to_string(&golden).unwrap();
-        assert!(got == want, "{file} differs from the golden file; rerun with UPDATE_GOLDEN=1 and review the diff");
+        assert!(
+            got == want,
+            "{file} differs from the golden file; rerun with UPDATE_GOLDEN=1 and review the diff"
+        );
     }
 }
 
@@ -103,9 +134,25 @@ fn hostile_feed_html_never_reaches_the_html_digest() {
     let config = config(dir.path(), "");
     let store = fixture_store(&config);
     let html = digest::renderer(Format::Html).render(&fixture_digest(&config, &store));
-    assert!(html.contains("Provincial officials met traders in Herat"), "the text survives");
-    assert!(html.contains("Officials meet in Herat"), "the title survives as text");
-    for hostile in ["alert(", "evil.example", "steal()", "document.cookie", "display: none }", "<iframe", "javascript:", "onerror", "onclick"] {
+    assert!(
+        html.contains("Provincial officials met traders in Herat"),
+        "the text survives"
+    );
+    assert!(
+        html.contains("Officials meet in Herat"),
+        "the title survives as text"
+    );
+    for hostile in [
+        "alert(",
+        "evil.example",
+        "steal()",
+        "document.cookie",
+        "display: none }",
+        "<iframe",
+        "javascript:",
+        "onerror",
+        "onclick",
+    ] {
         assert!(!html.contains(hostile), "{hostile} reached the HTML digest");
     }
     // The page's only <script>-free guarantee: a CSP that forbids scripts.
@@ -129,30 +176,52 @@ fn atom_digest_parses_back_with_the_required_elements() {
         assert!(!entry.id.is_empty());
         assert_eq!(entry.title.as_ref().unwrap().content, story.title);
         assert!(entry.updated.is_some());
-        assert!(entry.links.iter().any(|l| l.rel.as_deref() == Some("alternate")), "a link per entry");
+        assert!(
+            entry
+                .links
+                .iter()
+                .any(|l| l.rel.as_deref() == Some("alternate")),
+            "a link per entry"
+        );
     }
     // The Persian story keeps its script.
-    assert!(feed.entries.iter().any(|e| e.title.as_ref().unwrap().content.contains("هیرمند")));
+    assert!(
+        feed.entries
+            .iter()
+            .any(|e| e.title.as_ref().unwrap().content.contains("هیرمند"))
+    );
 }
 
 #[test]
 fn archive_lists_digests_newest_first_and_rolls_the_atom_feed() {
     let dir = tempfile::tempdir().unwrap();
-    let config = config(dir.path(), "formats = [\"markdown\", \"html\", \"atom\", \"json\"]");
+    let config = config(
+        dir.path(),
+        "formats = [\"markdown\", \"html\", \"atom\", \"json\"]",
+    );
     let store = fixture_store(&config);
     let mut d = fixture_digest(&config, &store);
     for day in [25, 26, 24] {
         d.window.date = chrono::NaiveDate::from_ymd_opt(2024, 11, day).unwrap();
         let written = digest::write_files(&config, &d).unwrap();
-        assert_eq!(written.len(), 6, "four formats, index.html and digests.atom");
+        assert_eq!(
+            written.len(),
+            6,
+            "four formats, index.html and digests.atom"
+        );
     }
     // Re-running a date replaces its files.
     digest::write_files(&config, &d).unwrap();
     let out = &config.digest.output_dir;
     let index = std::fs::read_to_string(out.join("index.html")).unwrap();
     let pos = |s: &str| index.find(s).unwrap();
-    assert!(pos("2024-11-26.html") < pos("2024-11-25.html") && pos("2024-11-25.html") < pos("2024-11-24.html"));
-    let rolling = feed_rs::parser::parse(std::fs::read(out.join("digests.atom")).unwrap().as_slice()).unwrap();
+    assert!(
+        pos("2024-11-26.html") < pos("2024-11-25.html")
+            && pos("2024-11-25.html") < pos("2024-11-24.html")
+    );
+    let rolling =
+        feed_rs::parser::parse(std::fs::read(out.join("digests.atom")).unwrap().as_slice())
+            .unwrap();
     assert_eq!(rolling.entries.len(), 3);
     assert!(rolling.entries[0].id.ends_with("2024-11-26"));
     let leftovers: Vec<_> = std::fs::read_dir(out)
@@ -160,7 +229,10 @@ fn archive_lists_digests_newest_first_and_rolls_the_atom_feed() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .filter(|n| n.starts_with('.') || n.contains("tmp"))
         .collect();
-    assert!(leftovers.is_empty(), "no temporary files left: {leftovers:?}");
+    assert!(
+        leftovers.is_empty(),
+        "no temporary files left: {leftovers:?}"
+    );
 }
 
 /// A minimal SMTP server: accepts one session per connection and hands back the DATA.
@@ -212,7 +284,11 @@ async fn smtp_sink() -> (u16, tokio::sync::mpsc::UnboundedReceiver<String>) {
 async fn email_digest_arrives_with_both_parts_and_failed_sends_are_retried() {
     let dir = tempfile::tempdir().unwrap();
     // First, a server that is not there: the digest stays queued.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let email = |port: u16| {
         format!(
             "[digest.email]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\nfrom = \"roundup <digest@example.org>\"\nto = [\"reader@example.org\"]\n"
@@ -242,6 +318,9 @@ async fn email_digest_arrives_with_both_parts_and_failed_sends_are_retried() {
         assert!(msg.contains("Content-Type: text/html"), "{msg}");
         assert!(msg.contains("To: reader@example.org"));
     }
-    assert!(first.contains("Tue 26 Nov 2024"), "the failed digest goes first");
+    assert!(
+        first.contains("Tue 26 Nov 2024"),
+        "the failed digest goes first"
+    );
     assert!(second.contains("Wed 27 Nov 2024"));
 }

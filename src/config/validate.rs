@@ -13,8 +13,8 @@ use url::Url;
 
 use super::raw::{RawDedup, RawDigest, RawEmail, RawFetch, RawSource};
 use super::{
-    Config, ConfigError, DedupConfig, DigestConfig, EmailConfig, FetchConfig, Format, Password, Problem,
-    Schedule, SmtpSecurity, Source,
+    Config, ConfigError, DedupConfig, DigestConfig, EmailConfig, FetchConfig, Format, Password,
+    Problem, Schedule, SmtpSecurity, Source,
 };
 use crate::dedup::Representative;
 
@@ -362,29 +362,47 @@ impl Validator<'_> {
             Some(p) => match u16::try_from(*p.get_ref()) {
                 Ok(n) if n > 0 => Some(n),
                 _ => {
-                    self.problem(Some(p.span()), format!("digest.email.port: {} is not a port", p.get_ref()));
+                    self.problem(
+                        Some(p.span()),
+                        format!("digest.email.port: {} is not a port", p.get_ref()),
+                    );
                     None
                 }
             },
         };
-        let mut mailbox = |v: &Spanned<String>, key: &str| match v.get_ref().parse::<lettre::message::Mailbox>() {
+        let mut mailbox = |v: &Spanned<String>, key: &str| match v
+            .get_ref()
+            .parse::<lettre::message::Mailbox>()
+        {
             Ok(_) => Some(v.get_ref().clone()),
             Err(e) => {
-                self.problem(Some(v.span()), format!("digest.email.{key}: {:?} is not a mail address: {e}", v.get_ref()));
+                self.problem(
+                    Some(v.span()),
+                    format!(
+                        "digest.email.{key}: {:?} is not a mail address: {e}",
+                        v.get_ref()
+                    ),
+                );
                 None
             }
         };
         let from = mailbox(&raw.from, "from");
         let to: Vec<Option<String>> = raw.to.get_ref().iter().map(|t| mailbox(t, "to")).collect();
         if to.is_empty() {
-            self.problem(Some(raw.to.span()), "digest.email.to: list at least one recipient");
+            self.problem(
+                Some(raw.to.span()),
+                "digest.email.to: list at least one recipient",
+            );
         }
         let password = match (&raw.password_env, &raw.password_file) {
             (Some(env), None) => Some(Password::Env(env.get_ref().clone())),
             (None, Some(file)) => Some(Password::File(self.path(file))),
             (None, None) => Some(Password::None),
             (Some(_), Some(file)) => {
-                self.problem(Some(file.span()), "digest.email: give password_env or password_file, not both");
+                self.problem(
+                    Some(file.span()),
+                    "digest.email: give password_env or password_file, not both",
+                );
                 None
             }
         };

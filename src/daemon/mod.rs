@@ -124,12 +124,14 @@ impl Runner for PipelineRunner {
         let config = Self::current(&self.config);
         let cfg = Arc::clone(&config);
         // A separate read connection: the digest never waits for the fetch writer.
-        let written = tokio::task::spawn_blocking(move || -> anyhow::Result<(Vec<PathBuf>, digest::Digest)> {
-            let store = Store::open(&cfg.database)?;
-            let window = Window::ending(end, cfg.digest.window, cfg.fetch.timezone);
-            let built = digest::build(&store, &cfg, window, Utc::now())?;
-            Ok((digest::write_files(&cfg, &built)?, built))
-        })
+        let written = tokio::task::spawn_blocking(
+            move || -> anyhow::Result<(Vec<PathBuf>, digest::Digest)> {
+                let store = Store::open(&cfg.database)?;
+                let window = Window::ending(end, cfg.digest.window, cfg.fetch.timezone);
+                let built = digest::build(&store, &cfg, window, Utc::now())?;
+                Ok((digest::write_files(&cfg, &built)?, built))
+            },
+        )
         .await;
         match written {
             Ok(Ok((paths, built))) => {

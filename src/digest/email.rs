@@ -46,7 +46,11 @@ pub fn subject(digest: &Digest) -> String {
         "roundup — {}: {} {}",
         digest.window.date.format("%a %-d %b %Y"),
         digest.story_count(),
-        if digest.story_count() == 1 { "story" } else { "stories" }
+        if digest.story_count() == 1 {
+            "story"
+        } else {
+            "stories"
+        }
     )
 }
 
@@ -70,7 +74,10 @@ fn message(config: &EmailConfig, mail: &QueuedEmail) -> Result<Message, EmailErr
         builder = builder.to(to.parse().map_err(|e| bad(&e))?);
     }
     builder
-        .multipart(MultiPart::alternative_plain_html(mail.text_body.clone(), mail.html_body.clone()))
+        .multipart(MultiPart::alternative_plain_html(
+            mail.text_body.clone(),
+            mail.html_body.clone(),
+        ))
         .map_err(|e| bad(&e))
 }
 
@@ -85,12 +92,15 @@ pub async fn send(config: &EmailConfig, mail: &QueuedEmail) -> Result<(), EmailE
         message,
     };
     let builder = match config.security {
-        SmtpSecurity::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.host)
-            .map_err(|e| smtp_err(e.to_string()))?,
-        SmtpSecurity::Tls => {
-            AsyncSmtpTransport::<Tokio1Executor>::relay(&config.host).map_err(|e| smtp_err(e.to_string()))?
+        SmtpSecurity::StartTls => {
+            AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&config.host)
+                .map_err(|e| smtp_err(e.to_string()))?
         }
-        SmtpSecurity::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.clone()),
+        SmtpSecurity::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&config.host)
+            .map_err(|e| smtp_err(e.to_string()))?,
+        SmtpSecurity::None => {
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.clone())
+        }
     };
     let mut builder = builder.port(config.port).timeout(Some(SMTP_TIMEOUT));
     if let Some(user) = &config.username {
@@ -99,7 +109,10 @@ pub async fn send(config: &EmailConfig, mail: &QueuedEmail) -> Result<(), EmailE
     }
     let transport = builder.build();
     let msg = message(config, mail)?;
-    transport.send(msg).await.map_err(|e| smtp_err(e.to_string()))?;
+    transport
+        .send(msg)
+        .await
+        .map_err(|e| smtp_err(e.to_string()))?;
     Ok(())
 }
 
@@ -108,7 +121,11 @@ pub async fn send(config: &EmailConfig, mail: &QueuedEmail) -> Result<(), EmailE
 /// emails were sent.
 pub async fn deliver(config: &EmailConfig, store: &SharedStore, digest: &Digest) -> usize {
     let date = digest.window.date.format("%Y-%m-%d").to_string();
-    let (subject, text, html) = (subject(digest), MarkdownRenderer.render(digest), HtmlRenderer.render(digest));
+    let (subject, text, html) = (
+        subject(digest),
+        MarkdownRenderer.render(digest),
+        HtmlRenderer.render(digest),
+    );
     let queued = with_store(store, move |s| {
         s.queue_email(&date, &subject, &text, &html, chrono::Utc::now())?;
         s.queued_emails()

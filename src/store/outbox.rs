@@ -27,7 +27,14 @@ impl Store {
     ///
     /// # Errors
     /// On any SQLite failure.
-    pub fn queue_email(&mut self, date: &str, subject: &str, text: &str, html: &str, now: DateTime<Utc>) -> Result<()> {
+    pub fn queue_email(
+        &mut self,
+        date: &str,
+        subject: &str,
+        text: &str,
+        html: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
         let tx = self.conn.transaction()?;
         tx.execute("DELETE FROM email_outbox WHERE digest_date = ?1", [date])?;
         tx.execute(
@@ -65,7 +72,8 @@ impl Store {
     /// # Errors
     /// On any SQLite failure.
     pub fn email_sent(&mut self, id: i64) -> Result<()> {
-        self.conn.execute("DELETE FROM email_outbox WHERE id = ?1", [id])?;
+        self.conn
+            .execute("DELETE FROM email_outbox WHERE id = ?1", [id])?;
         Ok(())
     }
 
