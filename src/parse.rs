@@ -6,6 +6,8 @@
 //! empty id, and [`crate::normalize`] builds a stable key instead of feed-rs's title-based
 //! or random ones.
 
+pub mod repair;
+
 use feed_rs::model::Feed;
 use url::Url;
 
@@ -29,7 +31,20 @@ pub enum ParseError {
 /// # Errors
 /// [`ParseError`] when the body is empty, an HTML page, or not a feed feed-rs can read.
 pub fn parse_feed(body: &[u8], url: &Url) -> Result<Feed, ParseError> {
-    let head = sniff_head(body);
+    parse_feed_typed(body, url, None)
+}
+
+/// [`parse_feed`] with the response's `Content-Type` (its charset decodes the body).
+///
+/// # Errors
+/// As [`parse_feed`].
+pub fn parse_feed_typed(
+    body: &[u8],
+    url: &Url,
+    content_type: Option<&str>,
+) -> Result<Feed, ParseError> {
+    let body = repair::decode_to_utf8(body, repair::charset(content_type));
+    let head = sniff_head(&body);
     if head.is_empty() {
         return Err(ParseError::Empty);
     }
@@ -41,14 +56,31 @@ pub fn parse_feed(body: &[u8], url: &Url) -> Result<Feed, ParseError> {
         .sanitize_content(false)
         .id_generator(|_links, _title, _base| String::new())
         .build();
-    parser.parse(body).map_err(|e| {
-        let lower = String::from_utf8_lossy(&body[..body.len().min(4096)]).to_ascii_lowercase();
-        if lower.contains("<html") || lower.contains("<body") {
-            ParseError::Html
-        } else {
-            ParseError::Invalid(e.to_string())
+    // HTML entities (`&nbsp;`) either fail the parse or survive as literal text; map
+    // them up front. Atom 0.3 parses "successfully" as an empty feed; upgrade it first.
+    let prepared: Option<String> = std::str::from_utf8(&body).ok().and_then(|t| {
+        let mapped = repair::map_html_entities(t);
+        repair::upgrade_atom03(mapped.as_deref().unwrap_or(t)).or(mapped)
+    });
+    let body: &[u8] = prepared.as_deref().map_or(&body[..], str::as_bytes);
+    let text = std::str::from_utf8(body).ok();
+    match parser.parse(body) {
+        Ok(feed) => Ok(feed),
+        Err(first) => {
+            if let Some(feed) = text
+                .and_then(repair::repair)
+                .and_then(|fixed| parser.parse(fixed.as_bytes()).ok())
+            {
+                return Ok(feed);
+            }
+            let lower = String::from_utf8_lossy(&body[..body.len().min(4096)]).to_ascii_lowercase();
+            if lower.contains("<html") || lower.contains("<body") {
+                Err(ParseError::Html)
+            } else {
+                Err(ParseError::Invalid(first.to_string()))
+            }
         }
-    })
+    }
 }
 
 /// The first bytes after any BOM and whitespace, lower-cased, for sniffing.

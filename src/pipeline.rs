@@ -20,7 +20,7 @@ use crate::dedup::MatchPolicy;
 use crate::fetch::{FetchOutcome, Fetched, Fetcher, retry};
 use crate::model::FetchState;
 use crate::normalize::normalize_feed;
-use crate::parse::parse_feed;
+use crate::parse::parse_feed_typed;
 use crate::store::{RedirectSeen, Store, StoreError, StoreReport};
 
 /// The database shared by the tasks of a cycle. Locked only inside `spawn_blocking`.
@@ -314,10 +314,11 @@ async fn ingest(
     let joined = tokio::task::spawn_blocking(move || {
         let now = Utc::now();
         let meta = fetched.meta;
-        let feed = match parse_feed(&fetched.body, &meta.final_url) {
-            Ok(feed) => feed,
-            Err(e) => return Err((Some(meta.status), e.to_string())),
-        };
+        let feed =
+            match parse_feed_typed(&fetched.body, &meta.final_url, meta.content_type.as_deref()) {
+                Ok(feed) => feed,
+                Err(e) => return Err((Some(meta.status), e.to_string())),
+            };
         let items = normalize_feed(&feed, &url, now);
         let redirect = redirect.map(|r| RedirectSeen {
             permanent_to: meta.permanent_redirect.as_ref().map(ToString::to_string),

@@ -7,5 +7,6 @@ mod common;
 mod daemon;
 mod digest;
 mod fetch;
+mod hostile;
 mod pipeline;
 mod scheduler;

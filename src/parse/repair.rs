@@ -1,0 +1,258 @@
+//! Making real-world feeds readable before (and when) feed-rs is too strict.
+//!
+//! * **Encoding**: bytes are decoded with encoding_rs — the byte-order mark first, then
+//!   the HTTP `charset`, then the XML declaration — and handed on as UTF-8 with the
+//!   declaration's encoding rewritten, so windows-1251, koi8-r and UTF-16 feeds read.
+//! * **Up front**: HTML named entities (`&nbsp;`, `&laquo;`…), which XML does not define,
+//!   become numeric references; Atom 0.3 (which feed-rs reads as an empty feed) is
+//!   rewritten to Atom 1.0.
+//! * **Repairs**, tried only when feed-rs rejects a document (so well-formed feeds pay
+//!   nothing): `<rss>` without a `version` gets `2.0`; a JSON Feed with a missing or
+//!   unknown `version` is labelled 1.1.
+//!
+//! Pure: no IO.
+
+use std::borrow::Cow;
+
+use encoding_rs::{Encoding, UTF_8};
+
+/// The feed as UTF-8 bytes, decoded by BOM, then `http_charset`, then the XML
+/// declaration. Already-UTF-8 input is returned as is.
+pub fn decode_to_utf8<'a>(body: &'a [u8], http_charset: Option<&str>) -> Cow<'a, [u8]> {
+    if let Some((encoding, bom)) = Encoding::for_bom(body) {
+        if encoding == UTF_8 {
+            return Cow::Borrowed(&body[bom..]);
+        }
+        let (text, _) = encoding.decode_without_bom_handling(&body[bom..]);
+        return Cow::Owned(relabel_declaration(&text).into_bytes());
+    }
+    let declared = http_charset
+        .and_then(|c| Encoding::for_label(c.trim().as_bytes()))
+        .or_else(|| declared_encoding(body));
+    match declared {
+        Some(encoding) if encoding != UTF_8 => {
+            let (text, _, _) = encoding.decode(body);
+            Cow::Owned(relabel_declaration(&text).into_bytes())
+        }
+        _ => Cow::Borrowed(body),
+    }
+}
+
+/// The `charset` parameter of a Content-Type header.
+pub fn charset(content_type: Option<&str>) -> Option<&str> {
+    content_type?.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        k.trim()
+            .eq_ignore_ascii_case("charset")
+            .then(|| v.trim().trim_matches('"'))
+    })
+}
+
+/// The encoding named in `<?xml … encoding="…"?>`.
+fn declared_encoding(body: &[u8]) -> Option<&'static Encoding> {
+    let head = &body[..body.len().min(256)];
+    let head = std::str::from_utf8(head).ok().or_else(|| {
+        let end = head.iter().position(|&b| b >= 0x80).unwrap_or(head.len());
+        std::str::from_utf8(&head[..end]).ok()
+    })?;
+    let decl = head.strip_prefix("<?xml")?.split("?>").next()?;
+    let rest = &decl[decl.find("encoding")? + "encoding".len()..];
+    let rest = rest.trim_start().strip_prefix('=')?.trim_start();
+    let quote = rest.chars().next()?;
+    let label = rest[1..].split(quote).next()?;
+    Encoding::for_label(label.as_bytes())
+}
+
+/// Rewrites the XML declaration of decoded text to say UTF-8.
+fn relabel_declaration(text: &str) -> String {
+    if let Some(rest) = text.strip_prefix("<?xml")
+        && let Some(end) = rest.find("?>")
+    {
+        return format!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>{}",
+            &rest[end + 2..]
+        );
+    }
+    text.to_owned()
+}
+
+/// Atom 0.3 rewritten as Atom 1.0, when `text` is Atom 0.3.
+pub fn upgrade_atom03(text: &str) -> Option<String> {
+    if !text.contains("http://purl.org/atom/ns#") {
+        return None;
+    }
+    let mut out = text.replace("http://purl.org/atom/ns#", "http://www.w3.org/2005/Atom");
+    for (old, new) in [
+        ("modified>", "updated>"),
+        ("issued>", "published>"),
+        ("tagline>", "subtitle>"),
+        ("copyright>", "rights>"),
+    ] {
+        out = out
+            .replace(&format!("<{old}"), &format!("<{new}"))
+            .replace(&format!("</{old}"), &format!("</{new}"));
+    }
+    Some(out)
+}
+
+/// The repaired document, when a repair applies (after feed-rs rejected it).
+pub fn repair(text: &str) -> Option<String> {
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('{') {
+        return repair_json_feed(trimmed);
+    }
+    add_rss_version(text)
+}
+
+/// `&nbsp;` and the other HTML named entities XML does not define → `&#160;`.
+pub fn map_html_entities(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len());
+    let mut changed = false;
+    let mut rest = text;
+    while let Some(amp) = rest.find('&') {
+        out.push_str(&rest[..amp]);
+        let after = &rest[amp + 1..];
+        let name_len = after
+            .char_indices()
+            .take(32)
+            .find(|(_, c)| !c.is_ascii_alphanumeric())
+            .filter(|(_, c)| *c == ';')
+            .map(|(i, _)| i);
+        match name_len {
+            Some(n) if n > 0 && !matches!(&after[..n], "amp" | "lt" | "gt" | "quot" | "apos") => {
+                let key = &after[..=n];
+                match markup5ever::data::NAMED_ENTITIES.get(key) {
+                    Some(&(first, second)) => {
+                        out.push_str(&format!("&#{first};"));
+                        if second != 0 {
+                            out.push_str(&format!("&#{second};"));
+                        }
+                        changed = true;
+                    }
+                    None => out.push_str(&rest[amp..=amp + 1 + n]),
+                }
+                rest = &after[n + 1..];
+            }
+            _ => {
+                out.push('&');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    changed.then_some(out)
+}
+
+/// `<rss>` (or `<rss xmlns…>`) without `version` → `version="2.0"`.
+fn add_rss_version(text: &str) -> Option<String> {
+    let start = text.find("<rss")?;
+    let tag_end = start + text[start..].find('>')?;
+    let tag = &text[start..tag_end];
+    if tag.contains("version")
+        || !matches!(
+            text.as_bytes().get(start + 4),
+            Some(b' ' | b'>' | b'\n' | b'\t' | b'\r')
+        )
+    {
+        return None;
+    }
+    Some(format!(
+        "{}<rss version=\"2.0\"{}",
+        &text[..start],
+        &text[start + 4..]
+    ))
+}
+
+/// A JSON Feed whose `version` feed-rs rejects (missing, "1.0", no https) → 1.1.
+fn repair_json_feed(text: &str) -> Option<String> {
+    let mut v: serde_json::Value = serde_json::from_str(text).ok()?;
+    let obj = v.as_object_mut()?;
+    if !obj.get("items").is_some_and(serde_json::Value::is_array) {
+        return None;
+    }
+    let ok = obj
+        .get("version")
+        .and_then(|x| x.as_str())
+        .is_some_and(|s| {
+            s == "https://jsonfeed.org/version/1" || s == "https://jsonfeed.org/version/1.1"
+        });
+    if ok {
+        return None;
+    }
+    obj.insert("version".into(), "https://jsonfeed.org/version/1.1".into());
+    serde_json::to_string(&v).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn legacy_encodings_decode() {
+        let (cp1251, _, _) = encoding_rs::WINDOWS_1251
+            .encode("<?xml version=\"1.0\" encoding=\"windows-1251\"?><rss><t>Привет</t></rss>");
+        let out = decode_to_utf8(&cp1251, None);
+        assert!(std::str::from_utf8(&out).unwrap().contains("Привет"));
+        assert!(
+            std::str::from_utf8(&out)
+                .unwrap()
+                .starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>")
+        );
+        let (koi, _, _) = encoding_rs::KOI8_R.encode("<rss><t>Москва</t></rss>");
+        let out = decode_to_utf8(&koi, Some("KOI8-R"));
+        assert!(
+            std::str::from_utf8(&out).unwrap().contains("Москва"),
+            "HTTP charset wins without a declaration"
+        );
+        let mut utf16 = vec![0xFF, 0xFE];
+        for u in "<rss><t>کابل</t></rss>".encode_utf16() {
+            utf16.extend_from_slice(&u.to_le_bytes());
+        }
+        assert!(
+            std::str::from_utf8(&decode_to_utf8(&utf16, Some("iso-8859-1")))
+                .unwrap()
+                .contains("کابل"),
+            "BOM wins"
+        );
+        assert!(matches!(decode_to_utf8(b"<rss/>", None), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn charset_parameter() {
+        assert_eq!(
+            charset(Some("application/rss+xml; charset=\"windows-1251\"")),
+            Some("windows-1251")
+        );
+        assert_eq!(charset(Some("text/xml")), None);
+    }
+
+    #[test]
+    fn repairs() {
+        assert_eq!(
+            map_html_entities("a&nbsp;b &amp; &laquo;c&raquo; &bogus; & x").unwrap(),
+            "a&#160;b &amp; &#171;c&#187; &bogus; & x"
+        );
+        assert_eq!(map_html_entities("plain &amp; &lt;"), None);
+        assert_eq!(
+            add_rss_version("<?xml?><rss><channel/></rss>").unwrap(),
+            "<?xml?><rss version=\"2.0\"><channel/></rss>"
+        );
+        assert_eq!(add_rss_version("<rss version=\"0.94\">"), None);
+        assert!(
+            repair_json_feed(r#"{"version":"1.0","items":[]}"#)
+                .unwrap()
+                .contains("version/1.1")
+        );
+        assert_eq!(
+            repair_json_feed(r#"{"version":"https://jsonfeed.org/version/1","items":[]}"#),
+            None
+        );
+        let atom = upgrade_atom03(
+            r#"<feed version="0.3" xmlns="http://purl.org/atom/ns#"><modified>x</modified></feed>"#,
+        )
+        .unwrap();
+        assert!(
+            atom.contains("http://www.w3.org/2005/Atom") && atom.contains("<updated>x</updated>")
+        );
+    }
+}
