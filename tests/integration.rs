@@ -4,6 +4,7 @@
 mod browser;
 mod cli;
 mod common;
+mod crash;
 mod daemon;
 mod digest;
 mod fetch;
