@@ -94,14 +94,13 @@ fn kill_9_during_ingest_loses_and_duplicates_nothing() {
         child.wait().unwrap();
         // Fetches that finished said so in the log before the kill.
         for line in std::fs::read_to_string(&log).unwrap().lines() {
-            if line.contains(": stored") {
-                if let Some(id) = line
-                    .split("source_id=")
-                    .nth(1)
-                    .and_then(|r| r.split_whitespace().next())
-                {
-                    reported.insert(id.to_owned());
-                }
+            if let Some(id) = line
+                .contains(": stored")
+                .then(|| line.split("source_id=").nth(1))
+                .flatten()
+                .and_then(|r| r.split_whitespace().next())
+            {
+                reported.insert(id.to_owned());
             }
         }
         check(&db, &reported);
