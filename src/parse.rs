@@ -64,12 +64,12 @@ pub fn parse_feed_typed(
     });
     let body: &[u8] = prepared.as_deref().map_or(&body[..], str::as_bytes);
     let text = std::str::from_utf8(body).ok();
-    match parser.parse(body) {
+    match parse_guarded(&parser, body) {
         Ok(feed) => Ok(feed),
         Err(first) => {
             if let Some(feed) = text
                 .and_then(repair::repair)
-                .and_then(|fixed| parser.parse(fixed.as_bytes()).ok())
+                .and_then(|fixed| parse_guarded(&parser, fixed.as_bytes()).ok())
             {
                 return Ok(feed);
             }
@@ -77,9 +77,21 @@ pub fn parse_feed_typed(
             if lower.contains("<html") || lower.contains("<body") {
                 Err(ParseError::Html)
             } else {
-                Err(ParseError::Invalid(first.to_string()))
+                Err(first)
             }
         }
+    }
+}
+
+/// feed-rs with a guard: a panic inside the XML reader (a bug in a dependency, as the
+/// fuzzer found once) becomes a parse error for this feed instead of a crashed task.
+fn parse_guarded(parser: &feed_rs::parser::Parser, body: &[u8]) -> Result<Feed, ParseError> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(body))) {
+        Ok(Ok(feed)) => Ok(feed),
+        Ok(Err(e)) => Err(ParseError::Invalid(e.to_string())),
+        Err(_) => Err(ParseError::Invalid(
+            "the XML reader failed on this document".into(),
+        )),
     }
 }
 

@@ -179,3 +179,14 @@ async fn missing_unparseable_and_future_dates() {
     );
     let _ = fixture("feeds/amu.xml");
 }
+
+/// Regression: fuzzing found a malformed XML declaration that made the XML reader panic.
+#[test]
+fn fuzz_crash_malformed_declaration_is_an_error_not_a_panic() {
+    let body = std::fs::read(corpus::path("fuzz-crash-xml-declaration.bin")).unwrap();
+    let url = url::Url::parse("https://fuzz.example/feed").unwrap();
+    let result = std::panic::catch_unwind(|| {
+        roundup::parse::parse_feed(&body, &url).map(|f| f.entries.len())
+    });
+    assert!(result.is_ok(), "parse_feed panicked");
+}

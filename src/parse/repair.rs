@@ -34,6 +34,13 @@ pub fn decode_to_utf8<'a>(body: &'a [u8], http_charset: Option<&str>) -> Cow<'a,
             let (text, _, _) = encoding.decode(body);
             Cow::Owned(relabel_declaration(&text).into_bytes())
         }
+        // Already UTF-8: still rewrite a declaration, so that no encoding attribute
+        // (malformed, or naming something else) reaches the XML reader, which panics
+        // when one switches encoding mid-stream (found by fuzzing).
+        _ if body.starts_with(b"<?xml") => match std::str::from_utf8(body) {
+            Ok(text) => Cow::Owned(relabel_declaration(text).into_bytes()),
+            Err(_) => Cow::Borrowed(body),
+        },
         _ => Cow::Borrowed(body),
     }
 }
@@ -215,6 +222,11 @@ mod tests {
             "BOM wins"
         );
         assert!(matches!(decode_to_utf8(b"<rss/>", None), Cow::Borrowed(_)));
+        let odd = decode_to_utf8(b"<?xml vers\x01 encoding=\"koi8-u\"?><rss/>", None);
+        assert_eq!(
+            &odd[..],
+            b"<?xml version=\"1.0\" encoding=\"utf-8\"?><rss/>"
+        );
     }
 
     #[test]
