@@ -51,25 +51,26 @@ pub fn parse_feed_typed(
     if looks_like_html(&head) {
         return Err(ParseError::Html);
     }
-    let parser = feed_rs::parser::Builder::new()
-        .base_uri(Some(url.as_str()))
-        .sanitize_content(false)
-        .id_generator(|_links, _title, _base| String::new())
-        .build();
     // HTML entities (`&nbsp;`) either fail the parse or survive as literal text; map
     // them up front. Atom 0.3 parses "successfully" as an empty feed; upgrade it first.
     let prepared: Option<String> = std::str::from_utf8(&body).ok().and_then(|t| {
-        let mapped = repair::map_html_entities(t);
-        repair::upgrade_atom03(mapped.as_deref().unwrap_or(t)).or(mapped)
+        let mut current: Option<String> = repair::drop_inner_declarations(t);
+        if let Some(mapped) = repair::map_html_entities(current.as_deref().unwrap_or(t)) {
+            current = Some(mapped);
+        }
+        if let Some(upgraded) = repair::upgrade_atom03(current.as_deref().unwrap_or(t)) {
+            current = Some(upgraded);
+        }
+        current
     });
     let body: &[u8] = prepared.as_deref().map_or(&body[..], str::as_bytes);
     let text = std::str::from_utf8(body).ok();
-    match parse_guarded(&parser, body) {
+    match parse_guarded(url, body) {
         Ok(feed) => Ok(feed),
         Err(first) => {
             if let Some(feed) = text
                 .and_then(repair::repair)
-                .and_then(|fixed| parse_guarded(&parser, fixed.as_bytes()).ok())
+                .and_then(|fixed| parse_guarded(url, fixed.as_bytes()).ok())
             {
                 return Ok(feed);
             }
@@ -85,7 +86,14 @@ pub fn parse_feed_typed(
 
 /// feed-rs with a guard: a panic inside the XML reader (a bug in a dependency, as the
 /// fuzzer found once) becomes a parse error for this feed instead of a crashed task.
-fn parse_guarded(parser: &feed_rs::parser::Parser, body: &[u8]) -> Result<Feed, ParseError> {
+/// Each attempt gets a fresh parser: feed-rs keeps Media RSS state in the parser, and a
+/// parser reused after a failed parse trips an assertion (found by fuzzing).
+fn parse_guarded(url: &Url, body: &[u8]) -> Result<Feed, ParseError> {
+    let parser = feed_rs::parser::Builder::new()
+        .base_uri(Some(url.as_str()))
+        .sanitize_content(false)
+        .id_generator(|_links, _title, _base| String::new())
+        .build();
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(body))) {
         Ok(Ok(feed)) => Ok(feed),
         Ok(Err(e)) => Err(ParseError::Invalid(e.to_string())),

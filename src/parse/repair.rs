@@ -83,6 +83,40 @@ fn relabel_declaration(text: &str) -> String {
     text.to_owned()
 }
 
+/// `text` without XML declarations after the first character: they are not well-formed
+/// XML, and one that names another encoding makes the XML reader panic (found by fuzzing).
+/// `<?xml-stylesheet …?>` and other processing instructions are kept.
+pub fn drop_inner_declarations(text: &str) -> Option<String> {
+    let is_decl = |at: usize| {
+        text[at + 5..]
+            .chars()
+            .next()
+            .is_some_and(char::is_whitespace)
+    };
+    let first_inner = text
+        .match_indices("<?xml")
+        .map(|(i, _)| i)
+        .find(|&i| i > 0 && is_decl(i))?;
+    let mut out = String::with_capacity(text.len());
+    out.push_str(&text[..first_inner]);
+    let mut rest = &text[first_inner..];
+    while let Some(i) = rest.find("<?xml") {
+        let abs = text.len() - rest.len() + i;
+        out.push_str(&rest[..i]);
+        if is_decl(abs) {
+            match rest[i..].find("?>") {
+                Some(end) => rest = &rest[i + end + 2..],
+                None => rest = "",
+            }
+        } else {
+            out.push_str("<?xml");
+            rest = &rest[i + 5..];
+        }
+    }
+    out.push_str(rest);
+    Some(out)
+}
+
 /// Atom 0.3 rewritten as Atom 1.0, when `text` is Atom 0.3.
 pub fn upgrade_atom03(text: &str) -> Option<String> {
     if !text.contains("http://purl.org/atom/ns#") {
@@ -259,6 +293,11 @@ mod tests {
             repair_json_feed(r#"{"version":"https://jsonfeed.org/version/1","items":[]}"#),
             None
         );
+        assert_eq!(
+            drop_inner_declarations("<?xml version=\"1.0\"?><a><?xml-stylesheet href=\"s\"?>x<?xml version=\"1.0\" encoding=\"koi8-r\"?>y</a>").unwrap(),
+            "<?xml version=\"1.0\"?><a><?xml-stylesheet href=\"s\"?>xy</a>"
+        );
+        assert_eq!(drop_inner_declarations("<?xml version=\"1.0\"?><a/>"), None);
         let atom = upgrade_atom03(
             r#"<feed version="0.3" xmlns="http://purl.org/atom/ns#"><modified>x</modified></feed>"#,
         )
