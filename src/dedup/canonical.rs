@@ -52,9 +52,13 @@ fn is_tracking(name: &str) -> bool {
         || TRACKING_PREFIXES.iter().any(|p| lower.starts_with(p))
 }
 
-/// Returns the canonical form of `url`.
+/// Returns the canonical form of `url`. Only http(s) URLs identify articles; others
+/// (`file:` sources in a config) are returned unchanged.
 pub fn canonicalize(url: &Url) -> Url {
     let mut out = url.clone();
+    if !matches!(url.scheme(), "http" | "https") {
+        return out;
+    }
     out.set_fragment(None);
     if out.port().is_some() && out.port() == default_port(out.scheme()) {
         // `url` already drops a default port when parsing; this covers a mutated URL.
@@ -78,6 +82,7 @@ pub fn canonicalize(url: &Url) -> Url {
 pub fn canonicalize_str(raw: &str) -> Option<String> {
     Url::parse(raw.trim())
         .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https"))
         .map(|u| canonicalize(&u).to_string())
 }
 
@@ -153,5 +158,9 @@ mod tests {
     fn not_a_url() {
         assert_eq!(canonicalize_str("/relative/path"), None);
         assert_eq!(canonicalize_str(""), None);
+        // Found by fuzzing: file URLs with drive-letter-like paths re-parse differently;
+        // they never identify an article.
+        assert_eq!(canonicalize_str("File://W\t\t/s:\t\t'"), None);
+        assert_eq!(canonicalize_str("mailto:desk@example.org"), None);
     }
 }

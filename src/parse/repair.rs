@@ -65,7 +65,7 @@ fn declared_encoding(body: &[u8]) -> Option<&'static Encoding> {
     let decl = head.strip_prefix("<?xml")?.split("?>").next()?;
     let rest = &decl[decl.find("encoding")? + "encoding".len()..];
     let rest = rest.trim_start().strip_prefix('=')?.trim_start();
-    let quote = rest.chars().next()?;
+    let quote = rest.chars().next().filter(|q| *q == '"' || *q == '\'')?;
     let label = rest[1..].split(quote).next()?;
     Encoding::for_label(label.as_bytes())
 }

@@ -1,0 +1,304 @@
+//! End-to-end fetch-cycle benchmark: generates N realistic feeds, serves them from a
+//! loopback HTTP server with ETag/Last-Modified (answering 304), and runs the release
+//! `roundup fetch` cold (empty database) and warm (every feed answers 304), for each N.
+//!
+//! ```sh
+//! cargo build --release && cargo run --release --example e2e_bench            # N = 100, 1000, 5000
+//! cargo build --release && cargo run --release --example e2e_bench -- 100 1000
+//! ```
+//!
+//! Prints wall time, CPU time (user + system) and peak RSS from `/usr/bin/time -v`, and
+//! the entries and stories stored. Feeds: ~40 items each, HTML bodies of 1–3 KB, RSS 2.0
+//! and Atom alternating, about 15 % of stories syndicated from another feed under a new
+//! URL and headline. All feeds live on one loopback host, so `fetch.per_host` is set to
+//! `fetch.concurrency` here (real feeds are spread over many hosts).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+const ITEMS: usize = 40;
+
+fn words(rng: &mut fastrand::Rng, n: usize) -> String {
+    const VOCAB: &[&str] = &[
+        "Kabul",
+        "Taliban",
+        "officials",
+        "said",
+        "on",
+        "Monday",
+        "the",
+        "ministry",
+        "border",
+        "trade",
+        "council",
+        "province",
+        "Herat",
+        "Kandahar",
+        "delegation",
+        "talks",
+        "regional",
+        "security",
+        "economic",
+        "water",
+        "Tashkent",
+        "Dushanbe",
+        "Moscow",
+        "Tehran",
+        "Islamabad",
+        "agreement",
+        "railway",
+        "transit",
+        "prices",
+        "flour",
+        "schools",
+        "women",
+        "aid",
+        "agencies",
+        "reported",
+        "according",
+        "sources",
+        "week",
+        "meeting",
+        "foreign",
+        "minister",
+        "deputy",
+        "governor",
+        "district",
+        "residents",
+        "traders",
+        "government",
+        "new",
+    ];
+    (0..n)
+        .map(|_| {
+            let w = VOCAB[rng.usize(..VOCAB.len())];
+            if rng.u8(..10) == 0 {
+                format!("{w}{}", rng.u32(..1000))
+            } else {
+                w.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+struct Story {
+    title: String,
+    paragraphs: Vec<String>,
+}
+
+fn generate(n: usize) -> Vec<Vec<u8>> {
+    let mut rng = fastrand::Rng::with_seed(42);
+    let stories: Vec<Vec<Story>> = (0..n)
+        .map(|_| {
+            (0..ITEMS)
+                .map(|_| Story {
+                    title: words(&mut rng, 9),
+                    paragraphs: (0..rng.usize(3..8))
+                        .map(|_| {
+                            let len = rng.usize(30..60);
+                            words(&mut rng, len)
+                        })
+                        .collect(),
+                })
+                .collect()
+        })
+        .collect();
+    (0..n)
+        .map(|f| {
+            let atom = f % 2 == 1;
+            let mut out = String::new();
+            if atom {
+                out.push_str(&format!("<?xml version=\"1.0\" encoding=\"utf-8\"?><feed xmlns=\"http://www.w3.org/2005/Atom\"><title>Outlet {f}</title><id>urn:outlet:{f}</id><updated>2026-11-29T00:00:00Z</updated><link href=\"https://outlet{f}.example/\"/>"));
+            } else {
+                out.push_str(&format!("<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"><channel><title>Outlet {f}</title><link>https://outlet{f}.example/</link><description>News</description>"));
+            }
+            for i in 0..ITEMS {
+                // ~15 % of items are syndicated copies of another outlet's story.
+                let syndicated = rng.u8(..100) < 15 && n > 1;
+                let (story, title) = if syndicated {
+                    let other = (f + 1 + rng.usize(..n - 1)) % n;
+                    let s = &stories[other][i];
+                    (s, format!("{} (via outlet {other})", s.title.to_lowercase()))
+                } else {
+                    (&stories[f][i], stories[f][i].title.clone())
+                };
+                let html: String = story.paragraphs.iter().map(|p| format!("<p>{p}</p>")).collect();
+                let link = format!("https://outlet{f}.example/{i}-{}", rng.u32(..100_000));
+                let minutes = rng.u32(..1440);
+                if atom {
+                    out.push_str(&format!("<entry><id>urn:outlet:{f}:{i}</id><title>{title}</title><link href=\"{link}\"/><updated>2026-11-28T{:02}:{:02}:00Z</updated><content type=\"html\">{}</content></entry>", minutes / 60, minutes % 60, html.replace('<', "&lt;")));
+                } else {
+                    out.push_str(&format!("<item><title>{title}</title><link>{link}</link><guid isPermaLink=\"false\">outlet{f}-{i}</guid><pubDate>Sat, 28 Nov 2026 {:02}:{:02}:00 GMT</pubDate><description><![CDATA[{html}]]></description></item>", minutes / 60, minutes % 60));
+                }
+            }
+            out.push_str(if atom { "</feed>" } else { "</channel></rss>" });
+            out.into_bytes()
+        })
+        .collect()
+}
+
+/// A small HTTP/1.1 server (keep-alive) serving the feeds with ETag and Last-Modified.
+async fn serve(feeds: Arc<Vec<Vec<u8>>>) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = listener.accept().await {
+            let feeds = Arc::clone(&feeds);
+            tokio::spawn(async move {
+                let (r, mut w) = sock.into_split();
+                let mut lines = BufReader::new(r).lines();
+                loop {
+                    let Ok(Some(request)) = lines.next_line().await else {
+                        return;
+                    };
+                    let mut headers: HashMap<String, String> = HashMap::new();
+                    while let Ok(Some(h)) = lines.next_line().await {
+                        if h.is_empty() {
+                            break;
+                        }
+                        if let Some((k, v)) = h.split_once(':') {
+                            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
+                        }
+                    }
+                    let id: Option<usize> = request
+                        .split_whitespace()
+                        .nth(1)
+                        .and_then(|p| p.strip_prefix("/feed/"))
+                        .and_then(|p| p.strip_suffix(".xml"))
+                        .and_then(|p| p.parse().ok());
+                    let response: Vec<u8> = match id.and_then(|i| feeds.get(i).map(|b| (i, b))) {
+                        Some((i, body)) => {
+                            let etag = format!("\"v1-{i}\"");
+                            let lm = "Sat, 28 Nov 2026 12:00:00 GMT";
+                            if headers.get("if-none-match") == Some(&etag) {
+                                format!("HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\nLast-Modified: {lm}\r\n\r\n").into_bytes()
+                            } else {
+                                let mut r = format!(
+                                    "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nETag: {etag}\r\nLast-Modified: {lm}\r\n\r\n",
+                                    body.len()
+                                )
+                                .into_bytes();
+                                r.extend_from_slice(body);
+                                r
+                            }
+                        }
+                        None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec(),
+                    };
+                    if w.write_all(&response).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+struct Measured {
+    wall: f64,
+    cpu: f64,
+    rss_mib: f64,
+}
+
+fn timed_fetch(roundup: &Path, config: &Path) -> Measured {
+    let started = Instant::now();
+    let has_time = Path::new("/usr/bin/time").exists();
+    let out = if has_time {
+        Command::new("/usr/bin/time")
+            .arg("-v")
+            .arg(roundup)
+            .args(["--config"])
+            .arg(config)
+            .arg("-q")
+            .arg("fetch")
+            .output()
+    } else {
+        Command::new(roundup)
+            .args(["--config"])
+            .arg(config)
+            .arg("-q")
+            .arg("fetch")
+            .output()
+    }
+    .unwrap();
+    let wall = started.elapsed().as_secs_f64();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let field = |name: &str| {
+        stderr
+            .lines()
+            .find_map(|l| l.trim().strip_prefix(name).map(|v| v.trim().to_owned()))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
+    let failed = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(" error "))
+        .count();
+    if failed > 0 {
+        eprintln!("warning: {failed} sources failed");
+    }
+    Measured {
+        wall,
+        cpu: field("User time (seconds):") + field("System time (seconds):"),
+        rss_mib: field("Maximum resident set size (kbytes):") / 1024.0,
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let sizes = if sizes.is_empty() {
+        vec![100, 1000, 5000]
+    } else {
+        sizes
+    };
+    let exe = std::env::current_exe().unwrap();
+    let roundup: PathBuf = exe.parent().and_then(Path::parent).unwrap().join("roundup");
+    assert!(
+        roundup.exists(),
+        "build the release binary first: cargo build --release"
+    );
+    println!(
+        "{:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "feeds", "run", "wall s", "cpu s", "rss MiB", "entries", "stories"
+    );
+    for n in sizes {
+        let feeds = Arc::new(generate(n));
+        let total: usize = feeds.iter().map(Vec::len).sum();
+        let port = serve(Arc::clone(&feeds)).await;
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = String::from(
+            "database = \"roundup.db\"\n[fetch]\nconcurrency = 32\nper_host = 32\ntimeout = \"60s\"\nmax_body = \"8 MiB\"\n",
+        );
+        for i in 0..n {
+            config.push_str(&format!(
+                "[[sources]]\nid = \"f{i}\"\nurl = \"http://127.0.0.1:{port}/feed/{i}.xml\"\n"
+            ));
+        }
+        let config_path = dir.path().join("roundup.toml");
+        std::fs::write(&config_path, config).unwrap();
+        for run in ["cold", "warm"] {
+            let cfg = config_path.clone();
+            let bin = roundup.clone();
+            let m = tokio::task::spawn_blocking(move || timed_fetch(&bin, &cfg))
+                .await
+                .unwrap();
+            let store = roundup::store::Store::open(&dir.path().join("roundup.db")).unwrap();
+            let (stories, entries) = store.counts().unwrap();
+            println!(
+                "{n:>6} {run:>6} {:>9.2} {:>9.2} {:>9.1} {entries:>9} {stories:>9}",
+                m.wall, m.cpu, m.rss_mib
+            );
+        }
+        eprintln!("  ({n} feeds, {:.1} MB of XML)", total as f64 / 1e6);
+    }
+}
