@@ -118,7 +118,7 @@ fn generate(n: usize) -> Vec<Vec<u8>> {
             } else {
                 out.push_str(&format!("<?xml version=\"1.0\" encoding=\"utf-8\"?><rss version=\"2.0\"><channel><title>Outlet {f}</title><link>https://outlet{f}.example/</link><description>News</description>"));
             }
-            for i in 0..ITEMS {
+            for (i, own) in stories[f].iter().enumerate() {
                 // ~15 % of items are syndicated copies of another outlet's story.
                 let syndicated = rng.u8(..100) < 15 && n > 1;
                 let (story, title) = if syndicated {
@@ -126,7 +126,7 @@ fn generate(n: usize) -> Vec<Vec<u8>> {
                     let s = &stories[other][i];
                     (s, format!("{} (via outlet {other})", s.title.to_lowercase()))
                 } else {
-                    (&stories[f][i], stories[f][i].title.clone())
+                    (own, own.title.clone())
                 };
                 let html: String = story.paragraphs.iter().map(|p| format!("<p>{p}</p>")).collect();
                 let link = format!("https://outlet{f}.example/{i}-{}", rng.u32(..100_000));
