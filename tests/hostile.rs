@@ -193,6 +193,7 @@ fn fuzz_crashes_are_errors_not_panics() {
         "fuzz-crash-parser-reuse.bin",
         "fuzz-crash-inner-declaration.bin",
         "fuzz-crash-declaration-quote.bin",
+        "fuzz-crash-declaration-bytes.bin",
     ] {
         let body = std::fs::read(corpus::path(file)).unwrap();
         let result = std::panic::catch_unwind(|| {

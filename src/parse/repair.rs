@@ -34,13 +34,13 @@ pub fn decode_to_utf8<'a>(body: &'a [u8], http_charset: Option<&str>) -> Cow<'a,
             let (text, _, _) = encoding.decode(body);
             Cow::Owned(relabel_declaration(&text).into_bytes())
         }
-        // Already UTF-8: still rewrite a declaration, so that no encoding attribute
-        // (malformed, or naming something else) reaches the XML reader, which panics
-        // when one switches encoding mid-stream (found by fuzzing).
-        _ if body.starts_with(b"<?xml") => match std::str::from_utf8(body) {
-            Ok(text) => Cow::Owned(relabel_declaration(text).into_bytes()),
-            Err(_) => Cow::Borrowed(body),
-        },
+        // UTF-8 (or undeclared): still rewrite a declaration, so that no encoding
+        // attribute (malformed, or naming something else) reaches the XML reader, which
+        // panics when one switches encoding mid-stream (found by fuzzing). Bytes that are
+        // not UTF-8 become U+FFFD.
+        _ if body.starts_with(b"<?xml") => {
+            Cow::Owned(relabel_declaration(&String::from_utf8_lossy(body)).into_bytes())
+        }
         _ => Cow::Borrowed(body),
     }
 }
@@ -55,13 +55,10 @@ pub fn charset(content_type: Option<&str>) -> Option<&str> {
     })
 }
 
-/// The encoding named in `<?xml … encoding="…"?>`.
+/// The encoding named in `<?xml … encoding="…"?>` (read leniently: the declaration may
+/// itself hold bytes that are not UTF-8).
 fn declared_encoding(body: &[u8]) -> Option<&'static Encoding> {
-    let head = &body[..body.len().min(256)];
-    let head = std::str::from_utf8(head).ok().or_else(|| {
-        let end = head.iter().position(|&b| b >= 0x80).unwrap_or(head.len());
-        std::str::from_utf8(&head[..end]).ok()
-    })?;
+    let head = String::from_utf8_lossy(&body[..body.len().min(256)]);
     let decl = head.strip_prefix("<?xml")?.split("?>").next()?;
     let rest = &decl[decl.find("encoding")? + "encoding".len()..];
     let rest = rest.trim_start().strip_prefix('=')?.trim_start();
