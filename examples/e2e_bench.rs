@@ -209,7 +209,29 @@ struct Measured {
 fn timed_fetch(roundup: &Path, config: &Path) -> Measured {
     let started = Instant::now();
     let has_time = Path::new("/usr/bin/time").exists();
-    let out = if has_time {
+    // E2E_PERF=path records a cpu-clock profile of the fetch with perf instead.
+    let out = if let Ok(perf) = std::env::var("E2E_PERF") {
+        Command::new("perf")
+            .args([
+                "record",
+                "-F",
+                "999",
+                "-e",
+                "cpu-clock",
+                "-g",
+                "-o",
+                &format!(
+                    "{perf}.{}",
+                    config.display().to_string().len() + usize::from(Path::new(&perf).exists())
+                ),
+            ])
+            .arg(roundup)
+            .args(["--config"])
+            .arg(config)
+            .arg("-q")
+            .arg("fetch")
+            .output()
+    } else if has_time {
         Command::new("/usr/bin/time")
             .arg("-v")
             .arg(roundup)

@@ -442,11 +442,12 @@ impl Validator<'_> {
 
     fn sources(&mut self, raw: Vec<RawSource>) -> Vec<Source> {
         let mut out = Vec::new();
-        let mut ids: HashMap<String, usize> = HashMap::new();
+        let mut ids: HashMap<String, Range<usize>> = HashMap::new();
         let mut urls: HashMap<String, String> = HashMap::new();
         for r in raw {
             let id = r.id.get_ref().clone();
-            let line = self.line(&r.id.span());
+            // Lines are counted only for messages: counting per source is quadratic.
+            let span = r.id.span();
             if !is_slug(&id) {
                 self.problem(
                     Some(r.id.span()),
@@ -454,7 +455,8 @@ impl Validator<'_> {
                         "sources.id: {id:?} must be a slug of a-z, 0-9, '-' and '_' (at most 64)"
                     ),
                 );
-            } else if let Some(first) = ids.insert(id.clone(), line) {
+            } else if let Some(first) = ids.insert(id.clone(), span.clone()) {
+                let first = self.line(&first);
                 self.problem(
                     Some(r.id.span()),
                     format!("sources.id: duplicate id {id:?} (first on line {first})"),
