@@ -132,6 +132,8 @@ async fn a_trickling_server_hits_the_whole_request_timeout() {
         &[
             source("trickle", &format!("http://{addr}/feed")),
             source("refused", &format!("http://127.0.0.1:{closed}/feed")),
+            // A name that cannot resolve (reserved TLD: the lookup fails locally).
+            source("nxdomain", "http://feeds.roundup-test.invalid/feed"),
             source("good", &crate::common::fixture_url("feeds/amu.xml")),
         ],
     );

@@ -27,5 +27,30 @@ pub fn build_client(config: &FetchConfig) -> reqwest::Result<reqwest::Client> {
         .brotli(true)
         .deflate(true)
         .redirect(Policy::none())
+        .dns_resolver(SystemResolver)
         .build()
+}
+
+/// The system resolver (getaddrinfo on a blocking thread, as reqwest's default does),
+/// except that names under the reserved `.invalid` top-level domain (RFC 6761) fail at
+/// once without a query leaving the machine.
+#[derive(Debug, Clone, Copy)]
+struct SystemResolver;
+
+impl reqwest::dns::Resolve for SystemResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().trim_end_matches('.').to_ascii_lowercase();
+        Box::pin(async move {
+            if host == "invalid" || host.ends_with(".invalid") {
+                let err = std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    format!("no such host {host}"),
+                );
+                return Err(err.into());
+            }
+            let addrs: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
 }
