@@ -76,24 +76,7 @@ fn html_digest_renders_in_headless_chromium() {
     let dir = tempfile::tempdir().unwrap();
     // The demo's six fixture feeds, rendered by the real binary.
     let mut text = String::from("database = \"roundup.db\"\n[fetch]\ntimezone = \"Asia/Kabul\"\n");
-    for (id, name, region, file) in [
-        (
-            "afintl",
-            "Afghanistan International",
-            "Afghanistan",
-            "feeds/afintl.xml",
-        ),
-        ("kabulnow", "KabulNow", "Afghanistan", "feeds/kabulnow.atom"),
-        ("wire", "Regional Wire", "Central Asia", "feeds/wire.json"),
-        ("amu", "Amu TV", "Afghanistan", "feeds/amu.xml"),
-        ("meduza", "Meduza", "Russia", "feeds/meduza.xml"),
-        ("bbcpersian", "BBC Persian", "Iran", "feeds/bbcpersian.xml"),
-    ] {
-        text.push_str(&format!(
-            "[[sources]]\nid = \"{id}\"\nname = \"{name}\"\nregion = \"{region}\"\nurl = \"{}\"\n",
-            crate::common::fixture_url(file)
-        ));
-    }
+    text.push_str(&crate::common::named_sources(crate::common::DEMO_FEEDS));
     let config = dir.path().join("roundup.toml");
     std::fs::write(&config, text).unwrap();
     let html_path = dir.path().join("digest.html");

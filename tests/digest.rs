@@ -12,27 +12,19 @@ use roundup::fetch::ResponseMeta;
 use roundup::store::Store;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
-use crate::common::{fixture, fixture_url};
+use crate::common::fixture;
 
-const FEEDS: &[(&str, &str, &str, &str)] = &[
-    (
-        "afintl",
-        "Afghanistan International",
-        "Afghanistan",
-        "feeds/afintl.xml",
-    ),
-    ("kabulnow", "KabulNow", "Afghanistan", "feeds/kabulnow.atom"),
-    ("wire", "Regional Wire", "Central Asia", "feeds/wire.json"),
-    ("amu", "Amu TV", "Afghanistan", "feeds/amu.xml"),
-    ("meduza", "Meduza", "Russia", "feeds/meduza.xml"),
-    ("bbcpersian", "BBC Persian", "Iran", "feeds/bbcpersian.xml"),
-    (
+/// The demo's outlets plus one that sends hostile HTML.
+fn feeds() -> Vec<(&'static str, &'static str, &'static str, &'static str)> {
+    let mut feeds = crate::common::DEMO_FEEDS.to_vec();
+    feeds.push((
         "hostile",
         "Hostile Outlet",
         "Afghanistan",
         "feeds/hostile.xml",
-    ),
-];
+    ));
+    feeds
+}
 
 fn fetched_at() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 11, 26, 18, 0, 0).unwrap()
@@ -42,12 +34,7 @@ fn config(dir: &Path, extra: &str) -> Config {
     let mut text = format!(
         "database = \"roundup.db\"\n[fetch]\ntimezone = \"Asia/Kabul\"\n[digest]\noutput_dir = \"digests\"\n{extra}\n"
     );
-    for (id, name, region, file) in FEEDS {
-        text.push_str(&format!(
-            "[[sources]]\nid = \"{id}\"\nname = \"{name}\"\nregion = \"{region}\"\nurl = \"{}\"\n",
-            fixture_url(file)
-        ));
-    }
+    text.push_str(&crate::common::named_sources(&feeds()));
     let path = dir.join("roundup.toml");
     std::fs::write(&path, text).unwrap();
     config::load(&path).unwrap()

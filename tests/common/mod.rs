@@ -22,6 +22,31 @@ pub fn fixture_url(rel: &str) -> String {
     url::Url::from_file_path(fixture(rel)).unwrap().to_string()
 }
 
+/// The demo's six fixture outlets: (id, name, region, fixture file).
+pub const DEMO_FEEDS: &[(&str, &str, &str, &str)] = &[
+    (
+        "afintl",
+        "Afghanistan International",
+        "Afghanistan",
+        "feeds/afintl.xml",
+    ),
+    ("kabulnow", "KabulNow", "Afghanistan", "feeds/kabulnow.atom"),
+    ("wire", "Regional Wire", "Central Asia", "feeds/wire.json"),
+    ("amu", "Amu TV", "Afghanistan", "feeds/amu.xml"),
+    ("meduza", "Meduza", "Russia", "feeds/meduza.xml"),
+    ("bbcpersian", "BBC Persian", "Iran", "feeds/bbcpersian.xml"),
+];
+
+/// `[[sources]]` blocks with names and regions for `feeds`.
+pub fn named_sources(feeds: &[(&str, &str, &str, &str)]) -> String {
+    feeds
+        .iter()
+        .map(|(id, name, region, file)| {
+            format!("[[sources]]\nid = \"{id}\"\nname = \"{name}\"\nregion = \"{region}\"\nurl = \"{}\"\n", fixture_url(file))
+        })
+        .collect()
+}
+
 /// One `[[sources]]` block.
 pub fn source(id: &str, url: &str) -> String {
     format!(
