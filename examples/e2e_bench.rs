@@ -206,49 +206,33 @@ struct Measured {
     rss_mib: f64,
 }
 
-fn timed_fetch(roundup: &Path, config: &Path) -> Measured {
+fn timed_fetch(roundup: &Path, config: &Path, run: &str) -> Measured {
     let started = Instant::now();
-    let has_time = Path::new("/usr/bin/time").exists();
-    // E2E_PERF=path records a cpu-clock profile of the fetch with perf instead.
-    let out = if let Ok(perf) = std::env::var("E2E_PERF") {
-        Command::new("perf")
-            .args([
-                "record",
-                "-F",
-                "999",
-                "-e",
-                "cpu-clock",
-                "-g",
-                "-o",
-                &format!(
-                    "{perf}.{}",
-                    config.display().to_string().len() + usize::from(Path::new(&perf).exists())
-                ),
-            ])
-            .arg(roundup)
-            .args(["--config"])
-            .arg(config)
-            .arg("-q")
-            .arg("fetch")
-            .output()
-    } else if has_time {
-        Command::new("/usr/bin/time")
-            .arg("-v")
-            .arg(roundup)
-            .args(["--config"])
-            .arg(config)
-            .arg("-q")
-            .arg("fetch")
-            .output()
-    } else {
-        Command::new(roundup)
-            .args(["--config"])
-            .arg(config)
-            .arg("-q")
-            .arg("fetch")
-            .output()
-    }
-    .unwrap();
+    // E2E_PERF=prefix records a cpu-clock profile per run (prefix.cold, prefix.warm)
+    // instead of timing; otherwise /usr/bin/time -v when installed.
+    let wrapper: Vec<String> = match std::env::var("E2E_PERF") {
+        Ok(prefix) => ["perf", "record", "-F", "999", "-e", "cpu-clock", "-g", "-o"]
+            .iter()
+            .map(ToString::to_string)
+            .chain([format!("{prefix}.{run}")])
+            .collect(),
+        Err(_) if Path::new("/usr/bin/time").exists() => vec!["/usr/bin/time".into(), "-v".into()],
+        Err(_) => Vec::new(),
+    };
+    let mut cmd = match wrapper.split_first() {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(roundup);
+            c
+        }
+        None => Command::new(roundup),
+    };
+    let out = cmd
+        .arg("--config")
+        .arg(config)
+        .args(["-q", "fetch"])
+        .output()
+        .unwrap();
     let wall = started.elapsed().as_secs_f64();
     let stderr = String::from_utf8_lossy(&out.stderr);
     let field = |name: &str| {
@@ -311,7 +295,7 @@ async fn main() {
         for run in ["cold", "warm"] {
             let cfg = config_path.clone();
             let bin = roundup.clone();
-            let m = tokio::task::spawn_blocking(move || timed_fetch(&bin, &cfg))
+            let m = tokio::task::spawn_blocking(move || timed_fetch(&bin, &cfg, run))
                 .await
                 .unwrap();
             let store = roundup::store::Store::open(&dir.path().join("roundup.db")).unwrap();

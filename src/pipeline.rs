@@ -102,17 +102,6 @@ impl RefreshReport {
             _ => None,
         })
     }
-
-    /// Entries stored for the first time, over all sources.
-    pub fn new_entries(&self) -> usize {
-        self.sources
-            .iter()
-            .map(|s| match &s.outcome {
-                SourceOutcome::Stored { report, .. } => report.new,
-                _ => 0,
-            })
-            .sum()
-    }
 }
 
 /// Runs a closure on the store from a blocking thread.
