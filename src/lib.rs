@@ -13,6 +13,7 @@
 //! * [`dedup`]: story identity keys (canonical URL, text fingerprint). Pure.
 //! * [`store`]: SQLite; the only module with SQL.
 //! * [`digest`]: reads the store and renders digests (markdown, json). Renderers are pure.
+//! * [`sources`]: the `sources` commands: config editing (toml_edit), feed discovery, OPML.
 //! * [`cli`]: the command-line front end; the only module that prints to stdout.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -28,6 +29,7 @@ pub mod model;
 pub mod normalize;
 pub mod parse;
 pub mod pipeline;
+pub mod sources;
 pub mod store;
 
 /// The version string reported in the User-Agent and in digests.

@@ -183,6 +183,8 @@ pub struct Source {
     pub name: String,
     /// Feed URL: `http`, `https` or `file` (relative file paths already resolved).
     pub url: Url,
+    /// The outlet's web site (`site`), when known: OPML `htmlUrl`, digest links.
+    pub site: Option<Url>,
     /// Region the outlet covers (digest grouping).
     pub region: String,
     /// Language code, e.g. `en`, `fa`, `ru`.

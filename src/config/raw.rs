@@ -59,6 +59,7 @@ pub(crate) struct RawSource {
     pub id: Spanned<String>,
     pub name: Option<Spanned<String>>,
     pub url: Spanned<String>,
+    pub site: Option<Spanned<String>>,
     pub region: Option<Spanned<String>>,
     pub language: Option<Spanned<String>>,
     #[serde(default)]

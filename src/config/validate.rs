@@ -483,7 +483,20 @@ impl Validator<'_> {
                     .map(|s| s.get_ref().trim().to_owned())
                     .filter(|s| !s.is_empty())
             };
-            let (Some(url), Some(schedule)) = (url, schedule) else {
+            let site = match &r.site {
+                Some(raw) => match Url::parse(raw.get_ref().trim()) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") => Some(Some(u)),
+                    _ => {
+                        self.problem(
+                            Some(raw.span()),
+                            format!("sources.site: {:?} is not an http(s) URL", raw.get_ref()),
+                        );
+                        None
+                    }
+                },
+                None => Some(None),
+            };
+            let (Some(url), Some(schedule), Some(site)) = (url, schedule, site) else {
                 continue;
             };
             out.push(Source {
@@ -494,6 +507,7 @@ impl Validator<'_> {
                 enabled: r.enabled.as_ref().is_none_or(|e| *e.get_ref()),
                 id,
                 url,
+                site,
                 schedule,
             });
         }
@@ -568,7 +582,7 @@ fn clean_path(path: &Path) -> PathBuf {
     }
 }
 
-fn is_slug(id: &str) -> bool {
+pub(crate) fn is_slug(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64
         && id
