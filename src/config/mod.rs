@@ -15,6 +15,7 @@ use chrono::{DateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use url::Url;
 
+pub(crate) use validate::is_slug;
 pub use validate::parse_str;
 
 /// The starter config written by `roundup init` (also the commented reference).
@@ -256,6 +257,12 @@ impl Config {
     /// Sources that are enabled, in file order.
     pub fn enabled_sources(&self) -> impl Iterator<Item = &Source> {
         self.sources.iter().filter(|s| s.enabled)
+    }
+
+    /// Where the daemon writes its process id (`roundup.pid` beside the database), for
+    /// `sources … --reload`.
+    pub fn pid_file(&self) -> PathBuf {
+        self.database.with_extension("pid")
     }
 
     /// Regions in the order they first appear among the sources (digest grouping order).

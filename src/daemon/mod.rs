@@ -199,10 +199,35 @@ impl Runner for PipelineRunner {
 /// # Errors
 /// [`DaemonError`] when start-up fails (database, HTTP client, signals).
 pub async fn run(config: Config) -> Result<(), DaemonError> {
+    let _pid_file = PidFile::write(config.pid_file());
     let shutdown = CancellationToken::new();
     let (hup_tx, hup_rx) = mpsc::channel(1);
     signal::install(shutdown.clone(), hup_tx)?;
     run_with(config, shutdown, hup_rx, options()).await
+}
+
+/// The daemon's process id in a file beside the database, for `sources … --reload`;
+/// removed when the daemon stops. A file that cannot be written is logged, not fatal.
+struct PidFile(Option<std::path::PathBuf>);
+
+impl PidFile {
+    fn write(path: std::path::PathBuf) -> PidFile {
+        match std::fs::write(&path, format!("{}\n", std::process::id())) {
+            Ok(()) => PidFile(Some(path)),
+            Err(e) => {
+                tracing::warn!("cannot write pid file {}: {e}", path.display());
+                PidFile(None)
+            }
+        }
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        if let Some(path) = &self.0 {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 /// Scheduler options; the watchdog interval, when systemd sets one, bounds the nap.

@@ -13,12 +13,11 @@ use toml_edit::{DocumentMut, Item, Table, value};
 use super::{SourceSpec, SourcesError};
 use crate::config::{self, Config};
 
-/// The config file being edited: its path, its text as read, the parsed document, and
+/// The config file being edited: its path, the parsed document, and
 /// the blocks appended to it (as text, so they land after any trailing comment).
 #[derive(Debug)]
 pub struct ConfigFile {
     path: PathBuf,
-    original: String,
     doc: DocumentMut,
     appended: String,
 }
@@ -52,7 +51,6 @@ impl ConfigFile {
         })?;
         Ok(ConfigFile {
             path: path.to_owned(),
-            original,
             doc,
             appended: String::new(),
         })

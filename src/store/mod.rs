@@ -7,6 +7,7 @@
 mod entries;
 mod migrate;
 mod outbox;
+mod search;
 mod sources;
 
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use rusqlite::Connection;
 pub use entries::{DigestEntry, StoreReport};
 pub use migrate::SCHEMA_VERSION;
 pub use outbox::QueuedEmail;
+pub use search::{SearchHit, SearchQuery, fts_query};
 pub use sources::{RedirectSeen, SourceStatus};
 
 /// How long a writer waits for another connection's lock before giving up.

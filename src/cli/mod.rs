@@ -1,5 +1,8 @@
 //! The command-line front end: clap definitions and one small function per command.
-//! With `main.rs`, the only code that prints to stdout.
+//! With `main.rs`, the only code that prints to stdout. `sources` subcommands live in
+//! [`sources`].
+
+pub mod sources;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -72,7 +75,45 @@ pub enum Command {
         output: Option<PathBuf>,
     },
     /// Per source: last fetch, HTTP status, entries, failures, last error, next fetch.
-    Status,
+    Status {
+        /// Output format (json for monitoring scripts).
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+    /// Manage sources by editing the config file in place (comments kept).
+    Sources {
+        /// What to do.
+        #[command(subcommand)]
+        command: sources::SourcesCommand,
+    },
+    /// Full-text search over stored stories (best match first, one line per story).
+    Search {
+        /// Words to find (all of them; `word*` for a prefix, `OR` between alternatives).
+        #[arg(required = true, num_args = 1..)]
+        query: Vec<String>,
+        /// Only stories published since: a duration (7d, 24h), a date (YYYY-MM-DD) or
+        /// an RFC 3339 time.
+        #[arg(long)]
+        since: Option<String>,
+        /// Only this source (repeatable).
+        #[arg(long = "source", value_name = "ID")]
+        sources: Vec<String>,
+        /// At most this many stories.
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+}
+
+/// Plain text for people or JSON for scripts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// A readable table or list.
+    Text,
+    /// JSON.
+    Json,
 }
 
 /// Digest formats on the command line.
@@ -137,7 +178,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<Exit> {
             format,
             ref output,
         } => digest_cmd(&load(&cli)?, window, date, format.into(), output.as_deref()),
-        Command::Status => status(&load(&cli)?),
+        Command::Status { format } => status(&load(&cli)?, format),
+        Command::Sources { command } => {
+            sources::run(&config::locate(cli.config.as_deref()), command).await
+        }
+        Command::Search {
+            ref query,
+            ref since,
+            ref sources,
+            limit,
+            format,
+        } => search(
+            &load(&cli)?,
+            &query.join(" "),
+            since.as_deref(),
+            sources,
+            limit,
+            format,
+        ),
     }
 }
 
@@ -329,8 +387,82 @@ fn digest_cmd(
     Ok(Exit::Success)
 }
 
-fn status(config: &Config) -> anyhow::Result<Exit> {
+/// One source as `status --format json` prints it.
+#[derive(Debug, serde::Serialize)]
+struct StatusRow {
+    id: String,
+    name: Option<String>,
+    url: String,
+    configured: bool,
+    enabled: bool,
+    last_fetch: Option<chrono::DateTime<Utc>>,
+    last_status: Option<u16>,
+    entries: i64,
+    consecutive_failures: u32,
+    last_error: Option<String>,
+    next_fetch: Option<chrono::DateTime<Utc>>,
+}
+
+/// Configured sources in config order (never fetched ones too), then sources that are
+/// stored but no longer configured.
+fn status_rows(config: &Config, store: &Store) -> anyhow::Result<Vec<StatusRow>> {
+    let now = Utc::now();
+    let mut stored = store.source_statuses()?;
+    let mut rows = Vec::new();
+    for c in &config.sources {
+        let s = stored
+            .iter()
+            .position(|s| s.id == c.id)
+            .map(|i| stored.swap_remove(i));
+        let next = if c.enabled {
+            s.as_ref().and_then(|s| s.next_fetch_at).or_else(|| {
+                config
+                    .schedule_for(c)
+                    .next_after(now, config.fetch.timezone)
+            })
+        } else {
+            None
+        };
+        rows.push(StatusRow {
+            id: c.id.clone(),
+            name: Some(c.name.clone()),
+            url: c.url.to_string(),
+            configured: true,
+            enabled: c.enabled,
+            last_fetch: s.as_ref().and_then(|s| s.last_fetch_at),
+            last_status: s.as_ref().and_then(|s| s.last_status),
+            entries: s.as_ref().map_or(0, |s| s.entries),
+            consecutive_failures: s.as_ref().map_or(0, |s| s.consecutive_failures),
+            last_error: s.as_ref().and_then(|s| s.last_error.clone()),
+            next_fetch: next,
+        });
+    }
+    stored.sort_by(|a, b| a.id.cmp(&b.id));
+    for s in stored {
+        rows.push(StatusRow {
+            id: s.id,
+            name: None,
+            url: s.url,
+            configured: false,
+            enabled: false,
+            last_fetch: s.last_fetch_at,
+            last_status: s.last_status,
+            entries: s.entries,
+            consecutive_failures: s.consecutive_failures,
+            last_error: s.last_error,
+            next_fetch: None,
+        });
+    }
+    Ok(rows)
+}
+
+fn status(config: &Config, format: OutputFormat) -> anyhow::Result<Exit> {
     let store = open_store(config)?;
+    let rows = status_rows(config, &store)?;
+    if format == OutputFormat::Json {
+        write_stdout(&format!("{}\n", serde_json::to_string_pretty(&rows)?))?;
+        return Ok(Exit::Success);
+    }
     let tz = config.fetch.timezone;
     let fmt_time = |t: Option<chrono::DateTime<Utc>>| {
         t.map_or_else(
@@ -342,29 +474,111 @@ fn status(config: &Config) -> anyhow::Result<Exit> {
         "{:<14} {:<16} {:>6} {:>8} {:>8} {:<16} {}\n",
         "SOURCE", "LAST FETCH", "STATUS", "ENTRIES", "FAILURES", "NEXT FETCH", "LAST ERROR"
     );
-    for s in store.source_statuses()? {
-        let configured = config.sources.iter().find(|c| c.id == s.id);
-        let next = match configured {
-            None => "not configured".to_owned(),
-            Some(c) if !c.enabled => "disabled".to_owned(),
-            Some(c) => fmt_time(
-                s.next_fetch_at
-                    .or_else(|| config.schedule_for(c).next_after(Utc::now(), tz)),
-            ),
+    for r in rows {
+        let next = match (r.configured, r.enabled) {
+            (false, _) => "not configured".to_owned(),
+            (true, false) => "disabled".to_owned(),
+            (true, true) => fmt_time(r.next_fetch),
         };
         out.push_str(&format!(
             "{:<14} {:<16} {:>6} {:>8} {:>8} {:<16} {}\n",
-            s.id,
-            fmt_time(s.last_fetch_at),
-            s.last_status
+            r.id,
+            fmt_time(r.last_fetch),
+            r.last_status
                 .map_or_else(|| "-".to_owned(), |c| c.to_string()),
-            s.entries,
-            s.consecutive_failures,
+            r.entries,
+            r.consecutive_failures,
             next,
-            s.last_error.unwrap_or_default()
+            r.last_error.unwrap_or_default()
         ));
     }
     write_stdout(&out)?;
+    Ok(Exit::Success)
+}
+
+/// `--since`: a duration back from now, a local date, or an RFC 3339 time.
+fn parse_since(text: &str, tz: chrono_tz::Tz) -> anyhow::Result<chrono::DateTime<Utc>> {
+    let text = text.trim();
+    if let Ok(d) = humantime::parse_duration(text) {
+        let d = chrono::Duration::from_std(d)
+            .map_err(|_| UsageError(format!("--since {text}: too long")))?;
+        return Ok(Utc::now() - d);
+    }
+    if let Ok(date) = NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+        return Ok(Window::for_date(date, tz).start);
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    bail!(UsageError(format!(
+        "--since {text:?}: expected a duration (7d, 24h), a date (YYYY-MM-DD) or an RFC 3339 time"
+    )))
+}
+
+/// What `search --format json` prints.
+#[derive(Debug, serde::Serialize)]
+struct SearchOutput<'a> {
+    query: &'a str,
+    results: Vec<crate::store::SearchHit>,
+}
+
+fn search(
+    config: &Config,
+    query: &str,
+    since: Option<&str>,
+    only: &[String],
+    limit: usize,
+    format: OutputFormat,
+) -> anyhow::Result<Exit> {
+    if crate::store::fts_query(query).is_none() {
+        bail!(UsageError(format!(
+            "search: {query:?} has no words to search for"
+        )));
+    }
+    let since = since
+        .map(|s| parse_since(s, config.fetch.timezone))
+        .transpose()?;
+    let store = open_store(config)?;
+    let hits = store.search(&crate::store::SearchQuery {
+        text: query,
+        since,
+        sources: only,
+        limit,
+    })?;
+    let text = match format {
+        OutputFormat::Json => format!(
+            "{}\n",
+            serde_json::to_string_pretty(&SearchOutput {
+                query,
+                results: hits,
+            })?
+        ),
+        OutputFormat::Text => {
+            let tz = config.fetch.timezone;
+            let mut out = String::new();
+            for (i, h) in hits.iter().enumerate() {
+                let when = h.published.unwrap_or(h.first_seen);
+                let also = match h.also_reported_by {
+                    0 => String::new(),
+                    n => format!(", +{n} other outlet{}", if n == 1 { "" } else { "s" }),
+                };
+                out.push_str(&format!(
+                    "{}. {}\n   {} · {}{also}\n   {}\n   {}\n",
+                    i + 1,
+                    h.title,
+                    h.source_name,
+                    when.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
+                    h.snippet.split_whitespace().collect::<Vec<_>>().join(" "),
+                    h.url.as_deref().unwrap_or("")
+                ));
+            }
+            if hits.is_empty() {
+                out.push_str(&format!("no stored story matches {query:?}\n"));
+            }
+            out
+        }
+    };
+    write_stdout(&text)?;
     Ok(Exit::Success)
 }
 

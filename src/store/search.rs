@@ -1,0 +1,185 @@
+//! Full-text search over stored entries (FTS5 index `entries_fts`, migration 0005), and
+//! purging a removed source's entries.
+
+use chrono::{DateTime, Utc};
+use rusqlite::params;
+
+use super::{Result, Store, from_ts, to_ts};
+
+/// What to search for.
+#[derive(Debug, Clone)]
+pub struct SearchQuery<'a> {
+    /// The user's words (see [`fts_query`]).
+    pub text: &'a str,
+    /// Only entries published (or, without a date, first seen) at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only these sources (all when empty).
+    pub sources: &'a [String],
+    /// At most this many stories.
+    pub limit: usize,
+}
+
+/// One story found: its best-ranked entry.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SearchHit {
+    /// Story id.
+    pub story_id: i64,
+    /// Entry id.
+    pub entry_id: i64,
+    /// Source id of the entry.
+    pub source: String,
+    /// Outlet name.
+    pub source_name: String,
+    /// Entry title.
+    pub title: String,
+    /// Entry link.
+    pub url: Option<String>,
+    /// Publication time, when the feed gave one.
+    pub published: Option<DateTime<Utc>>,
+    /// When roundup first stored the entry.
+    pub first_seen: DateTime<Utc>,
+    /// Matching text with the matched words in `**`.
+    pub snippet: String,
+    /// bm25 rank (lower is better; title words weigh double).
+    pub rank: f64,
+    /// Other outlets that carried the same story.
+    pub also_reported_by: u32,
+}
+
+/// Turns what a user types into an FTS5 query that cannot be a syntax error: every word
+/// becomes a quoted phrase (so `-`, `:`, `"` and the like are plain text), a trailing `*`
+/// keeps prefix search, and a bare `OR` between words stays an OR. Words are ANDed.
+/// `None` when nothing searchable is left.
+pub fn fts_query(text: &str) -> Option<String> {
+    let mut parts: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        if word == "OR" {
+            if parts.last().is_some_and(|p| p != "OR") {
+                parts.push("OR".to_owned());
+            }
+            continue;
+        }
+        let (word, prefix) = match word.strip_suffix('*') {
+            Some(w) => (w, true),
+            None => (word, false),
+        };
+        let word = word.trim_matches('"');
+        if !word.chars().any(char::is_alphanumeric) {
+            continue;
+        }
+        let quoted = format!("\"{}\"", word.replace('"', "\"\""));
+        parts.push(if prefix { format!("{quoted}*") } else { quoted });
+    }
+    while parts.last().is_some_and(|p| p == "OR") {
+        parts.pop();
+    }
+    (!parts.is_empty()).then(|| parts.join(" "))
+}
+
+impl Store {
+    /// Stories whose entries match `query`, best first (bm25), one hit per story.
+    ///
+    /// # Errors
+    /// On any SQLite failure.
+    pub fn search(&self, query: &SearchQuery<'_>) -> Result<Vec<SearchHit>> {
+        let Some(fts) = fts_query(query.text) else {
+            return Ok(Vec::new());
+        };
+        let sources = (!query.sources.is_empty())
+            .then(|| serde_json::to_string(query.sources).unwrap_or_default());
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT e.story_id, e.id, e.source_id, s.name, e.title, e.link, e.published,
+                    e.first_seen,
+                    snippet(entries_fts, -1, '**', '**', '…', 16),
+                    bm25(entries_fts, 2.0, 1.0) AS rank,
+                    (SELECT count(DISTINCT x.source_id) FROM entries x
+                      WHERE x.story_id = e.story_id AND x.source_id <> e.source_id)
+             FROM entries_fts
+             JOIN entries e ON e.id = entries_fts.rowid
+             JOIN sources s ON s.id = e.source_id
+             WHERE entries_fts MATCH ?1
+               AND COALESCE(e.published, e.first_seen) >= ?2
+               AND (?3 IS NULL OR e.source_id IN (SELECT value FROM json_each(?3)))
+             ORDER BY rank
+             LIMIT ?4",
+        )?;
+        let since = query.since.map_or(i64::MIN, to_ts);
+        // A story's entries can all match: read enough rows to fill `limit` stories.
+        let rows = i64::try_from(query.limit.saturating_mul(8)).unwrap_or(i64::MAX);
+        let hits = stmt.query_map(params![fts, since, sources, rows], |r| {
+            Ok(SearchHit {
+                story_id: r.get(0)?,
+                entry_id: r.get(1)?,
+                source: r.get(2)?,
+                source_name: r.get(3)?,
+                title: r.get(4)?,
+                url: r.get(5)?,
+                published: r.get::<_, Option<i64>>(6)?.map(from_ts),
+                first_seen: from_ts(r.get(7)?),
+                snippet: r.get(8)?,
+                rank: r.get(9)?,
+                also_reported_by: r.get(10)?,
+            })
+        })?;
+        let mut out: Vec<SearchHit> = Vec::new();
+        for hit in hits {
+            let hit = hit?;
+            if out.len() < query.limit && !out.iter().any(|h| h.story_id == hit.story_id) {
+                out.push(hit);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Deletes a source's stored entries, the stories left without any entry, its fetch
+    /// state and its row (`sources remove --purge`). One transaction. Returns the number
+    /// of entries deleted.
+    ///
+    /// # Errors
+    /// On any SQLite failure; nothing is deleted then.
+    pub fn purge_source(&mut self, source_id: &str) -> Result<usize> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS purge_stories (id INTEGER PRIMARY KEY)",
+            [],
+        )?;
+        tx.execute("DELETE FROM purge_stories", [])?;
+        tx.execute(
+            "INSERT OR IGNORE INTO purge_stories SELECT story_id FROM entries WHERE source_id = ?1",
+            [source_id],
+        )?;
+        let deleted = tx.execute("DELETE FROM entries WHERE source_id = ?1", [source_id])?;
+        tx.execute(
+            "DELETE FROM stories WHERE id IN (SELECT id FROM purge_stories)
+               AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.story_id = stories.id)",
+            [],
+        )?;
+        tx.execute("DELETE FROM fetch_state WHERE source_id = ?1", [source_id])?;
+        tx.execute("DELETE FROM sources WHERE id = ?1", [source_id])?;
+        tx.execute("DELETE FROM purge_stories", [])?;
+        tx.commit()?;
+        Ok(deleted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_text_becomes_a_safe_fts_query() {
+        assert_eq!(
+            fts_query("Taliban SCO").as_deref(),
+            Some("\"Taliban\" \"SCO\"")
+        );
+        assert_eq!(
+            fts_query("shoig* OR \"Lavrov\"").as_deref(),
+            Some("\"shoig\"* OR \"Lavrov\"")
+        );
+        assert_eq!(fts_query("a-b:c").as_deref(), Some("\"a-b:c\""));
+        assert_eq!(fts_query("say\"what").as_deref(), Some("\"say\"\"what\""));
+        assert_eq!(fts_query("OR OR x OR").as_deref(), Some("\"x\""));
+        assert_eq!(fts_query("  -- * "), None);
+        assert_eq!(fts_query("طالبان").as_deref(), Some("\"طالبان\""));
+    }
+}
