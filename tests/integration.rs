@@ -11,3 +11,4 @@ mod fetch;
 mod hostile;
 mod pipeline;
 mod scheduler;
+mod sources;

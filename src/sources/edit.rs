@@ -161,6 +161,17 @@ impl ConfigFile {
                 }
                 None => {
                     let old = self.doc.trailing().as_str().unwrap_or("").to_owned();
+                    // At the end of the file, the blank lines that separated the block
+                    // from what is above go with it.
+                    let kept = if old.trim().is_empty() {
+                        let mut lines: Vec<&str> = kept.split_inclusive('\n').collect();
+                        while lines.last().is_some_and(|l| l.trim().is_empty()) {
+                            lines.pop();
+                        }
+                        lines.concat()
+                    } else {
+                        kept
+                    };
                     self.doc.set_trailing(join_blank(&kept, &old));
                 }
             }
