@@ -722,3 +722,35 @@ async fn reload_signals_the_running_daemon_which_picks_up_the_new_source() {
     }
     assert!(!pid_file.exists(), "the pid file is removed on exit");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_without_feed_links_falls_back_to_the_sites_usual_feed_path() {
+    let server = MockServer::start().await;
+    serve(
+        &server,
+        "/blog/post-1",
+        b"<html><head><title>Post</title></head><body>text</body></html>".to_vec(),
+        "text/html",
+    )
+    .await;
+    serve(
+        &server,
+        "/rss.xml",
+        std::fs::read(fixture("feeds/amu.xml")).unwrap(),
+        "application/rss+xml",
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("roundup.toml");
+    run(
+        &config,
+        &["sources", "add", &format!("{}/blog/post-1", server.uri())],
+    )
+    .success();
+    let listed = list_json(&config);
+    assert_eq!(listed[0]["url"], format!("{}/rss.xml", server.uri()));
+    assert_eq!(
+        listed[0]["site"], "https://amu.tv/",
+        "the feed's own link: {listed}"
+    );
+}
