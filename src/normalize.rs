@@ -67,8 +67,7 @@ fn normalize_entry(entry: &Entry, feed_base: &Url, fetched_at: DateTime<Utc>) ->
     let published = entry.published.or(entry.updated).map(|t| t.min(fetched_at));
     let updated = entry.updated.map(|t| t.min(fetched_at));
     let entry_key = entry_key(&entry.id, canonical_url.as_deref(), &title, published);
-    let text_fingerprint = dedup::text_fingerprint(&title, &summary);
-    let shingles = dedup::entry_shingles(&title, &summary);
+    let (text_fingerprint, shingles) = dedup::text_keys(&title, &summary);
     let bands = dedup::minhash::signature(&shingles)
         .map(|sig| dedup::minhash::band_keys(&sig))
         .unwrap_or_default();

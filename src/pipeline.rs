@@ -23,8 +23,163 @@ use crate::normalize::normalize_feed;
 use crate::parse::parse_feed_typed;
 use crate::store::{RedirectSeen, Store, StoreError, StoreReport};
 
-/// The database shared by the tasks of a cycle. Locked only inside `spawn_blocking`.
-pub type SharedStore = Arc<Mutex<Store>>;
+/// The database shared by the tasks of a cycle (and the daemon's). Locked only on
+/// blocking threads. Parsed fetches are queued with [`SharedStore::submit`]; whoever
+/// holds the store when it is released writes everything queued, up to [`GROUP_MAX`]
+/// fetches per transaction (group commit: one WAL write and one full-text flush for all
+/// of them, each feed in its own savepoint). Nobody waits on a thread for the lock to
+/// write: a feed queued while another thread writes is written by that thread.
+#[derive(Debug, Clone)]
+pub struct SharedStore(Arc<SharedInner>);
+
+#[derive(Debug)]
+struct SharedInner {
+    store: Mutex<Store>,
+    pending: Mutex<Vec<PendingWrite>>,
+    /// Feeds parsed at once: one per core. Parsing is CPU work; more at once only adds
+    /// parse trees (and allocator arenas) in memory.
+    parsers: Arc<tokio::sync::Semaphore>,
+}
+
+/// A parsed fetch waiting for a writer, and where its result goes.
+#[derive(Debug)]
+struct PendingWrite {
+    source_id: String,
+    meta: crate::fetch::ResponseMeta,
+    redirect: Option<RedirectSeen>,
+    items: Vec<crate::model::Item>,
+    now: DateTime<Utc>,
+    policy: MatchPolicy,
+    reply: tokio::sync::oneshot::Sender<Result<StoreReport, StoreError>>,
+}
+
+/// Most fetches written in one transaction (bounds how long one writer holds the lock).
+pub const GROUP_MAX: usize = 32;
+
+/// The locked store. Releasing it writes the fetches queued meanwhile.
+#[derive(Debug)]
+pub struct StoreGuard<'a> {
+    guard: Option<std::sync::MutexGuard<'a, Store>>,
+    shared: &'a SharedStore,
+}
+
+impl std::ops::Deref for StoreGuard<'_> {
+    type Target = Store;
+    fn deref(&self) -> &Store {
+        // Some until drop.
+        self.guard.as_deref().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl std::ops::DerefMut for StoreGuard<'_> {
+    fn deref_mut(&mut self) -> &mut Store {
+        self.guard.as_deref_mut().unwrap_or_else(|| unreachable!())
+    }
+}
+
+impl Drop for StoreGuard<'_> {
+    fn drop(&mut self) {
+        if self.guard.take().is_some() {
+            self.shared.drain();
+        }
+    }
+}
+
+impl SharedStore {
+    /// Shares `store`.
+    pub fn new(store: Store) -> SharedStore {
+        SharedStore(Arc::new(SharedInner {
+            store: Mutex::new(store),
+            pending: Mutex::new(Vec::new()),
+            parsers: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
+            )),
+        }))
+    }
+
+    /// Locks the store (blocking; call from blocking threads only). A lock poisoned by
+    /// a panic is taken anyway: every write is a transaction, so the store is consistent.
+    pub fn lock(&self) -> StoreGuard<'_> {
+        StoreGuard {
+            guard: Some(
+                self.0
+                    .store
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner),
+            ),
+            shared: self,
+        }
+    }
+
+    /// Queues a parsed fetch and writes the queue if the store is free (blocking).
+    fn submit(&self, write: PendingWrite) {
+        self.pending().push(write);
+        self.drain();
+    }
+
+    /// Writes queued fetches while the store is free. The queue is checked again after
+    /// releasing the store, so a fetch queued by a thread that found the store busy is
+    /// never left behind.
+    fn drain(&self) {
+        loop {
+            let mut store = match self.0.store.try_lock() {
+                Ok(guard) => guard,
+                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(std::sync::TryLockError::WouldBlock) => return,
+            };
+            loop {
+                let batch: Vec<PendingWrite> = {
+                    let mut pending = self.pending();
+                    let n = pending.len().min(GROUP_MAX);
+                    pending.drain(..n).collect()
+                };
+                let Some(policy) = batch.first().map(|p| p.policy) else {
+                    break;
+                };
+                write_batch(&mut store, batch, policy);
+            }
+            drop(store);
+            if self.pending().is_empty() {
+                return;
+            }
+        }
+    }
+
+    fn pending(&self) -> std::sync::MutexGuard<'_, Vec<PendingWrite>> {
+        self.0
+            .pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// One transaction for `batch`; each fetch's result goes to its submitter.
+fn write_batch(store: &mut Store, batch: Vec<PendingWrite>, policy: MatchPolicy) {
+    let writes: Vec<crate::store::FetchWrite<'_>> = batch
+        .iter()
+        .map(|p| crate::store::FetchWrite {
+            source_id: &p.source_id,
+            meta: &p.meta,
+            redirect: p.redirect.as_ref(),
+            items: &p.items,
+            now: p.now,
+        })
+        .collect();
+    let results = store.store_fetches(&writes, policy);
+    drop(writes);
+    match results {
+        Ok(results) => {
+            for (p, r) in batch.into_iter().zip(results) {
+                let _ = p.reply.send(r);
+            }
+        }
+        Err(e) => {
+            for p in batch {
+                let _ = p.reply.send(Err(StoreError::Task(e.to_string())));
+            }
+        }
+    }
+}
 
 /// How one source's refresh ended.
 #[derive(Debug)]
@@ -113,15 +268,10 @@ where
     T: Send + 'static,
     F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
 {
-    let store = Arc::clone(store);
-    tokio::task::spawn_blocking(move || {
-        let mut guard = store
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        f(&mut guard)
-    })
-    .await
-    .map_err(|e| StoreError::Task(e.to_string()))?
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || f(&mut store.lock()))
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
 }
 
 /// Per-host request limits (`fetch.per_host`), shared by every fetch.
@@ -299,7 +449,9 @@ async fn ingest(
     let (store, policy) = (deps.store, deps.policy);
     let id = source.id.clone();
     let url = source.url.clone();
-    let shared = Arc::clone(store);
+    let shared = store.clone();
+    // The semaphore is never closed, so acquiring cannot fail.
+    let permit = Arc::clone(&store.0.parsers).acquire_owned().await.ok();
     let joined = tokio::task::spawn_blocking(move || {
         let now = Utc::now();
         let meta = fetched.meta;
@@ -309,25 +461,40 @@ async fn ingest(
                 Err(e) => return Err((Some(meta.status), e.to_string())),
             };
         let items = normalize_feed(&feed, &url, now);
+        drop(permit);
         let redirect = redirect.map(|r| RedirectSeen {
             permanent_to: meta.permanent_redirect.as_ref().map(ToString::to_string),
             ..r
         });
-        let mut guard = shared
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        Ok(
-            match guard.store_fetch(&id, &meta, redirect.as_ref(), &items, policy, now) {
-                Ok(report) => SourceOutcome::Stored {
-                    status: meta.status,
-                    report,
-                    min_interval: retry::min_interval(feed.ttl, meta.max_age),
-                },
-                Err(e) => SourceOutcome::StoreFailed(e.to_string()),
-            },
-        )
+        let status = meta.status;
+        let min_interval = retry::min_interval(feed.ttl, meta.max_age);
+        drop(feed);
+        let (reply, result) = tokio::sync::oneshot::channel();
+        shared.submit(PendingWrite {
+            source_id: id,
+            meta,
+            redirect,
+            items,
+            now,
+            policy,
+            reply,
+        });
+        Ok((status, min_interval, result))
     })
     .await;
+    let joined = match joined {
+        Ok(Ok((status, min_interval, result))) => Ok(Ok(match result.await {
+            Ok(Ok(report)) => SourceOutcome::Stored {
+                status,
+                report,
+                min_interval,
+            },
+            Ok(Err(e)) => SourceOutcome::StoreFailed(e.to_string()),
+            Err(_) => SourceOutcome::StoreFailed("the write was dropped".to_owned()),
+        })),
+        Ok(Err(e)) => Ok(Err(e)),
+        Err(e) => Err(e),
+    };
     match joined {
         Ok(Ok(outcome)) => outcome,
         Ok(Err((status, error))) => record_failure(source, status, error, None, store).await,

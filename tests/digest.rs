@@ -3,7 +3,6 @@
 //! a local SMTP sink.
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeZone, Utc};
 use roundup::config::{self, Config, Format};
@@ -282,11 +281,11 @@ async fn email_digest_arrives_with_both_parts_and_failed_sends_are_retried() {
         )
     };
     let config_down = config(dir.path(), &email(closed));
-    let store = Arc::new(Mutex::new(fixture_store(&config_down)));
-    let mut d = fixture_digest(&config_down, &store.lock().unwrap());
+    let store = roundup::pipeline::SharedStore::new(fixture_store(&config_down));
+    let mut d = fixture_digest(&config_down, &store.lock());
     let sent = digest::email::deliver(config_down.digest.email.as_ref().unwrap(), &store, &d).await;
     assert_eq!(sent, 0);
-    let queued = store.lock().unwrap().queued_emails().unwrap();
+    let queued = store.lock().queued_emails().unwrap();
     assert_eq!(queued.len(), 1);
     assert_eq!(queued[0].attempts, 1);
 
@@ -296,7 +295,7 @@ async fn email_digest_arrives_with_both_parts_and_failed_sends_are_retried() {
     d.window.date = d.window.date.succ_opt().unwrap();
     let sent = digest::email::deliver(config_up.digest.email.as_ref().unwrap(), &store, &d).await;
     assert_eq!(sent, 2);
-    assert!(store.lock().unwrap().queued_emails().unwrap().is_empty());
+    assert!(store.lock().queued_emails().unwrap().is_empty());
     let first = inbox.recv().await.unwrap();
     let second = inbox.recv().await.unwrap();
     for msg in [&first, &second] {

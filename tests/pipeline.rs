@@ -102,3 +102,58 @@ async fn corrected_headline_updates_the_entry_and_keeps_first_seen() {
     assert_eq!(story.first_seen, first_seen);
     assert_eq!(h.with_store(|s| s.entry_count("afintl").unwrap()), 3);
 }
+
+#[test]
+fn a_group_commit_keeps_each_feed_all_or_nothing() {
+    use roundup::store::{FetchWrite, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = crate::common::write_config(dir.path(), "", &demo_sources());
+    let config = roundup::config::load(&config_path).unwrap();
+    let mut store = Store::open(&config.database).unwrap();
+    let now = chrono::Utc::now();
+    store.sync_sources(&config.sources, now).unwrap();
+    let items = |file: &str| {
+        let url = url::Url::from_file_path(fixture(file)).unwrap();
+        let feed =
+            roundup::parse::parse_feed(&std::fs::read(fixture(file)).unwrap(), &url).unwrap();
+        roundup::normalize::normalize_feed(&feed, &url, now)
+    };
+    let meta = roundup::fetch::ResponseMeta {
+        status: 200,
+        etag: Some("\"v1\"".to_owned()),
+        last_modified: None,
+        content_type: None,
+        final_url: url::Url::parse("https://example.org/feed").unwrap(),
+        max_age: None,
+        permanent_redirect: None,
+    };
+    let (a, amu) = (items("feeds/afintl.xml"), items("feeds/amu.xml"));
+    let write = |source_id, items| FetchWrite {
+        source_id,
+        meta: &meta,
+        redirect: None,
+        items,
+        now,
+    };
+    // The middle feed belongs to no configured source: its entries violate a foreign
+    // key half-way through, and only it is rolled back.
+    let results = store
+        .store_fetches(
+            &[
+                write("afintl", &a),
+                write("ghost", &amu),
+                write("amu", &amu),
+            ],
+            config.dedup.policy(),
+        )
+        .unwrap();
+    assert_eq!(results[0].as_ref().unwrap().new, a.len());
+    assert!(results[1].is_err());
+    assert_eq!(results[2].as_ref().unwrap().new, amu.len());
+    assert_eq!(store.entry_count("afintl").unwrap() as usize, a.len());
+    assert_eq!(store.entry_count("ghost").unwrap(), 0);
+    assert_eq!(store.entry_count("amu").unwrap() as usize, amu.len());
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+    let states = store.fetch_states().unwrap();
+    assert_eq!(states["amu"].etag.as_deref(), Some("\"v1\""));
+}

@@ -6,7 +6,6 @@ pub mod sources;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, bail};
 use chrono::{NaiveDate, Utc};
@@ -286,7 +285,7 @@ async fn cycle(config: &Config, only: &[String]) -> anyhow::Result<RefreshReport
         })
         .cloned()
         .collect();
-    let store: SharedStore = Arc::new(Mutex::new(open_store(config)?));
+    let store = SharedStore::new(open_store(config)?);
     let fetcher = Fetcher::new(&config.fetch).context("cannot build the HTTP client")?;
     Ok(pipeline::refresh_all(config, &sources, &store, &fetcher).await?)
 }
@@ -348,7 +347,7 @@ async fn run_once(config: &Config) -> anyhow::Result<Exit> {
         println!("wrote {}", path.display());
     }
     if let Some(email) = &config.digest.email {
-        let shared: SharedStore = Arc::new(Mutex::new(store));
+        let shared = SharedStore::new(store);
         let sent = digest::email::deliver(email, &shared, &built).await;
         println!("emailed {sent} digest(s) to {}", email.to.join(", "));
     }

@@ -8,7 +8,7 @@ mod signal;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Utc};
 use sd_notify::NotifyState;
@@ -148,12 +148,10 @@ impl Runner for PipelineRunner {
     }
 
     fn scheduled(&self, source_id: &str, due: DateTime<Utc>) {
-        let store = Arc::clone(&self.store);
+        let store = self.store.clone();
         let id = source_id.to_owned();
         tokio::task::spawn_blocking(move || {
-            let mut guard = store
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut guard = store.lock();
             if let Err(e) = guard.set_next_fetch(&id, Some(due)) {
                 warn!(source_id = %id, "cannot record the next fetch time: {e}");
             }
@@ -165,10 +163,7 @@ impl Runner for PipelineRunner {
         // Synchronous on purpose: added sources need their rows before their first fetch
         // is scheduled. Reloads are rare and this is one short transaction.
         {
-            let mut guard = self
-                .store
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut guard = self.store.lock();
             if let Err(e) = guard.sync_sources(&config.sources, now) {
                 error!("cannot record the reloaded sources: {e}");
             }
@@ -257,7 +252,7 @@ pub async fn run_with(
         .into_iter()
         .filter_map(|s| Some((s.id, s.next_fetch_at?)))
         .collect();
-    let store: SharedStore = Arc::new(Mutex::new(store));
+    let store = SharedStore::new(store);
     let runner = Arc::new(PipelineRunner::new(config.clone(), store)?);
     let (reload_tx, reload_rx) = mpsc::channel(1);
     let path = config.path.clone();

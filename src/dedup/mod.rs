@@ -39,15 +39,17 @@ const MIN_FINGERPRINT_WORDS: usize = 12;
 /// Fingerprint of the normalised title and text (boilerplate dropped), or `None` when
 /// there are too few words for the fingerprint to identify a story.
 pub fn text_fingerprint(title: &str, text: &str) -> Option<String> {
-    let t = text::tokens(title);
-    let b = text::tokens(text);
-    if t.len() + b.len() < MIN_FINGERPRINT_WORDS {
+    fingerprint_of(&text::tokens(title), &text::tokens(text))
+}
+
+fn fingerprint_of(title: &[String], text: &[String]) -> Option<String> {
+    if title.len() + text.len() < MIN_FINGERPRINT_WORDS {
         return None;
     }
     let mut h = blake3::Hasher::new();
-    h.update(t.join(" ").as_bytes());
+    h.update(title.join(" ").as_bytes());
     h.update(b"\n");
-    h.update(b.join(" ").as_bytes());
+    h.update(text.join(" ").as_bytes());
     Some(h.finalize().to_hex()[..32].to_owned())
 }
 
@@ -56,6 +58,15 @@ pub fn entry_shingles(title: &str, text: &str) -> Vec<u64> {
     let mut tokens = text::tokens(title);
     tokens.extend(text::tokens(text));
     minhash::shingles(&tokens)
+}
+
+/// [`text_fingerprint`] and [`entry_shingles`] together, normalising the text once.
+pub fn text_keys(title: &str, text: &str) -> (Option<String>, Vec<u64>) {
+    let mut tokens = text::tokens(title);
+    let body = text::tokens(text);
+    let fingerprint = fingerprint_of(&tokens, &body);
+    tokens.extend(body);
+    (fingerprint, minhash::shingles(&tokens))
 }
 
 /// Which entry represents a story (its title and link in digests).
@@ -78,6 +89,18 @@ pub struct MatchPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn text_keys_is_fingerprint_and_shingles_at_once() {
+        let title = "Russia Wants Taliban To Participate In SCO Meetings";
+        let text = "By Staff | Russia wants the Taliban to take part in meetings of the \
+                    Shanghai Cooperation Organisation, a group of exiles said. Read more";
+        assert_eq!(
+            text_keys(title, text),
+            (text_fingerprint(title, text), entry_shingles(title, text))
+        );
+        assert!(text_keys(title, text).0.is_some());
+    }
 
     #[test]
     fn fingerprint_matches_copies_and_skips_short_text() {

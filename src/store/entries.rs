@@ -1,7 +1,7 @@
 //! Entries and stories: the per-fetch write (one transaction) and the digest query.
 
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::sources::RedirectSeen;
 use super::{Result, Store, from_ts, to_ts};
@@ -48,6 +48,21 @@ pub struct DigestEntry {
     pub first_seen: DateTime<Utc>,
 }
 
+/// One successful fetch to write (see [`Store::store_fetches`]).
+#[derive(Debug, Clone, Copy)]
+pub struct FetchWrite<'a> {
+    /// The source.
+    pub source_id: &'a str,
+    /// Status and validators of the response.
+    pub meta: &'a ResponseMeta,
+    /// The redirect seen for the configured URL, if any.
+    pub redirect: Option<&'a RedirectSeen>,
+    /// The feed's items.
+    pub items: &'a [Item],
+    /// When it was fetched.
+    pub now: DateTime<Utc>,
+}
+
 impl Store {
     /// Writes one successful fetch in a single transaction: new entries join or start
     /// stories, edited entries are updated in place (first-seen kept), and the source's
@@ -64,35 +79,58 @@ impl Store {
         policy: MatchPolicy,
         now: DateTime<Utc>,
     ) -> Result<StoreReport> {
+        let write = FetchWrite {
+            source_id,
+            meta,
+            redirect,
+            items,
+            now,
+        };
+        let mut results = self.store_fetches(&[write], policy)?;
+        results
+            .pop()
+            .unwrap_or(Err(super::StoreError::Task("no result".to_owned())))
+    }
+
+    /// Writes several fetches in one transaction (group commit: one WAL sync and one
+    /// full-text index flush for all of them), each inside its own savepoint, so each
+    /// feed is still all-or-nothing: a feed whose write fails is rolled back alone and
+    /// gets its error, the others are kept. Returns one result per write, in order.
+    ///
+    /// # Errors
+    /// When the transaction cannot begin or commit; then nothing is written.
+    pub fn store_fetches(
+        &mut self,
+        writes: &[FetchWrite<'_>],
+        policy: MatchPolicy,
+    ) -> Result<Vec<Result<StoreReport>>> {
+        let Some(now) = writes.iter().map(|w| w.now).max() else {
+            return Ok(Vec::new());
+        };
         let prune = self
             .last_prune
             .is_none_or(|t| now - t >= chrono::Duration::hours(1) || now < t);
-        let tx = self.conn.transaction()?;
+        let mut tx = self.conn.transaction()?;
         if prune {
             prune_bands(&tx, policy, now)?;
         }
-        let mut report = StoreReport::default();
-        for item in items {
-            upsert_entry(&tx, source_id, item, policy, now, &mut report)?;
+        let mut results = Vec::with_capacity(writes.len());
+        for write in writes {
+            let sp = tx.savepoint()?;
+            match write_fetch(&sp, write, policy) {
+                Ok(report) => {
+                    sp.commit()?;
+                    results.push(Ok(report));
+                }
+                // Dropping the savepoint rolls this feed back.
+                Err(e) => results.push(Err(e)),
+            }
         }
-        tx.execute(
-            "UPDATE fetch_state SET etag = ?2, last_modified = ?3, last_fetch_at = ?4,
-                 last_success_at = ?4, last_status = ?5, last_error = NULL,
-                 consecutive_failures = 0, retry_after_until = NULL WHERE source_id = ?1",
-            params![
-                source_id,
-                meta.etag,
-                meta.last_modified,
-                to_ts(now),
-                meta.status
-            ],
-        )?;
-        super::sources::record_redirect(&tx, source_id, redirect)?;
         tx.commit()?;
         if prune {
             self.last_prune = Some(now);
         }
-        Ok(report)
+        Ok(results)
     }
 
     /// Every entry of every story first seen in `[start, end)`, grouped by story and
@@ -162,8 +200,30 @@ impl Store {
     }
 }
 
+/// One fetch's entries and fetch state, on `tx` (a savepoint of the group transaction).
+fn write_fetch(tx: &Connection, w: &FetchWrite<'_>, policy: MatchPolicy) -> Result<StoreReport> {
+    let mut report = StoreReport::default();
+    for item in w.items {
+        upsert_entry(tx, w.source_id, item, policy, w.now, &mut report)?;
+    }
+    tx.execute(
+        "UPDATE fetch_state SET etag = ?2, last_modified = ?3, last_fetch_at = ?4,
+             last_success_at = ?4, last_status = ?5, last_error = NULL,
+             consecutive_failures = 0, retry_after_until = NULL WHERE source_id = ?1",
+        params![
+            w.source_id,
+            w.meta.etag,
+            w.meta.last_modified,
+            to_ts(w.now),
+            w.meta.status
+        ],
+    )?;
+    super::sources::record_redirect(tx, w.source_id, w.redirect)?;
+    Ok(report)
+}
+
 fn upsert_entry(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     source_id: &str,
     item: &Item,
     policy: MatchPolicy,
@@ -264,7 +324,7 @@ fn upsert_entry(
 /// no longer be candidates, and keeping the band index to one window's worth of stories
 /// keeps lookups and inserts in cache however many stories are stored. Story ids grow
 /// with first-seen time, so this is one range delete on `story_bands(story_id)`.
-fn prune_bands(tx: &Transaction<'_>, policy: MatchPolicy, now: DateTime<Utc>) -> Result<usize> {
+fn prune_bands(tx: &Connection, policy: MatchPolicy, now: DateTime<Utc>) -> Result<usize> {
     let window = i64::try_from(policy.window.as_secs()).unwrap_or(i64::MAX);
     let cutoff = to_ts(now).saturating_sub(window);
     Ok(tx
@@ -294,7 +354,7 @@ static CANDIDATES_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(||
 /// window, each verified on exact shingle similarity against its reports; the most
 /// similar wins. A shared band alone never merges.
 fn find_near_duplicate(
-    tx: &Transaction<'_>,
+    tx: &Connection,
     item: &Item,
     policy: MatchPolicy,
     now: DateTime<Utc>,
@@ -341,7 +401,7 @@ fn story_keys(item: &Item) -> impl Iterator<Item = (KeyKind, &str)> {
 }
 
 /// Every story sharing an exact key with `item`, oldest first.
-fn find_stories(tx: &Transaction<'_>, item: &Item) -> Result<Vec<i64>> {
+fn find_stories(tx: &Connection, item: &Item) -> Result<Vec<i64>> {
     let mut stmt =
         tx.prepare_cached("SELECT story_id FROM story_keys WHERE kind = ?1 AND key = ?2")?;
     let mut found = Vec::new();
@@ -360,7 +420,7 @@ fn find_stories(tx: &Transaction<'_>, item: &Item) -> Result<Vec<i64>> {
 /// outlet's link with one, the wire copy's text with another), they are one story.
 /// Folds every story in `others` into the oldest of them and `target`, keeping the
 /// earliest first-seen time. Returns the surviving story id.
-fn merge_stories(tx: &Transaction<'_>, target: i64, others: &[i64]) -> Result<i64> {
+fn merge_stories(tx: &Connection, target: i64, others: &[i64]) -> Result<i64> {
     let survivor = others.iter().copied().fold(target, i64::min);
     for &old in others.iter().chain(std::iter::once(&target)) {
         if old == survivor {

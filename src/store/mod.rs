@@ -16,7 +16,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rusqlite::Connection;
 
-pub use entries::{DigestEntry, StoreReport};
+pub use entries::{DigestEntry, FetchWrite, StoreReport};
 pub use migrate::SCHEMA_VERSION;
 pub use outbox::QueuedEmail;
 pub use search::{SearchHit, SearchQuery, fts_query};

@@ -35,7 +35,7 @@ pub struct RedirectSeen {
 /// Counts consecutive identical permanent redirects from the configured URL; any other
 /// answer (no redirect, a temporary one) resets the count.
 pub(super) fn record_redirect(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &rusqlite::Connection,
     source_id: &str,
     seen: Option<&RedirectSeen>,
 ) -> Result<()> {

@@ -3,7 +3,6 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
 use roundup::config::{self, Config};
 use roundup::fetch::Fetcher;
@@ -90,7 +89,7 @@ impl Harness {
         let dir = tempfile::tempdir().unwrap();
         let path = write_config(dir.path(), fetch_extra, sources);
         let config = config::load(&path).unwrap();
-        let store = Arc::new(Mutex::new(Store::open(&config.database).unwrap()));
+        let store = SharedStore::new(Store::open(&config.database).unwrap());
         let fetcher = Fetcher::new(&config.fetch).unwrap();
         Harness {
             dir,
@@ -108,6 +107,6 @@ impl Harness {
     }
 
     pub fn with_store<T>(&self, f: impl FnOnce(&Store) -> T) -> T {
-        f(&self.store.lock().unwrap())
+        f(&self.store.lock())
     }
 }
