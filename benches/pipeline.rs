@@ -155,7 +155,9 @@ fn store_write(c: &mut Criterion) {
     let ids: Vec<String> = (0..GROUP).map(|i| format!("o{i}")).collect();
     let mut round = 0;
     let mut group = c.benchmark_group("store_write");
-    group.sample_size(20).measurement_time(Duration::from_secs(8));
+    group
+        .sample_size(20)
+        .measurement_time(Duration::from_secs(8));
     group.throughput(Throughput::Elements(templates[0].len() as u64));
     group.bench_function("one_feed_one_transaction", |b| {
         b.iter_batched(

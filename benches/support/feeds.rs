@@ -126,4 +126,3 @@ pub fn generate(n: usize) -> Vec<Vec<u8>> {
         })
         .collect()
 }
-
