@@ -482,32 +482,24 @@ async fn ingest(
         Ok((status, min_interval, result))
     })
     .await;
-    let joined = match joined {
-        Ok(Ok((status, min_interval, result))) => Ok(Ok(match result.await {
-            Ok(Ok(report)) => SourceOutcome::Stored {
-                status,
-                report,
-                min_interval,
-            },
-            Ok(Err(e)) => SourceOutcome::StoreFailed(e.to_string()),
-            Err(_) => SourceOutcome::StoreFailed("the write was dropped".to_owned()),
-        })),
-        Ok(Err(e)) => Ok(Err(e)),
-        Err(e) => Err(e),
-    };
-    match joined {
-        Ok(Ok(outcome)) => outcome,
-        Ok(Err((status, error))) => record_failure(source, status, error, None, store).await,
-        Err(e) => {
-            record_failure(
-                source,
-                None,
-                format!("parser task failed: {e}"),
-                None,
-                store,
-            )
-            .await
+    let (status, min_interval, result) = match joined {
+        Ok(Ok(parsed)) => parsed,
+        Ok(Err((status, error))) => {
+            return record_failure(source, status, error, None, store).await;
         }
+        Err(e) => {
+            let error = format!("parser task failed: {e}");
+            return record_failure(source, None, error, None, store).await;
+        }
+    };
+    match result.await {
+        Ok(Ok(report)) => SourceOutcome::Stored {
+            status,
+            report,
+            min_interval,
+        },
+        Ok(Err(e)) => SourceOutcome::StoreFailed(e.to_string()),
+        Err(_) => SourceOutcome::StoreFailed("the write was dropped".to_owned()),
     }
 }
 

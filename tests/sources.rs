@@ -365,10 +365,33 @@ fn enable_disable_and_remove_with_and_without_purge() {
         .success()
         .stdout(predicate::str::contains("stored entries stay"));
     assert!(entries("afintl") > 0, "entries of a removed source stay");
+    let sql = |q: &str| -> i64 {
+        rusqlite::Connection::open(&db)
+            .unwrap()
+            .query_row(q, [], |r| r.get(0))
+            .unwrap()
+    };
+    let stories_before = sql("SELECT count(*) FROM stories");
+    assert!(sql("SELECT count(*) FROM entries_fts WHERE entries_fts MATCH 'Muttaqi'") > 0);
     run(&config, &["sources", "remove", "amu", "--purge"])
         .success()
         .stdout(predicate::str::contains("purged"));
     assert_eq!(entries("amu"), 0);
+    assert!(entries("afintl") > 0, "other sources' entries stay");
+    assert!(
+        sql("SELECT count(*) FROM stories") < stories_before,
+        "stories only amu reported are gone"
+    );
+    assert_eq!(
+        sql("SELECT count(*) FROM stories WHERE id NOT IN (SELECT story_id FROM entries)"),
+        0,
+        "no story is left without a report"
+    );
+    assert_eq!(
+        sql("SELECT count(*) FROM entries_fts WHERE entries_fts MATCH 'Muttaqi'"),
+        0,
+        "the search index forgets purged entries"
+    );
     let store = roundup::store::Store::open(&db).unwrap();
     assert_eq!(store.integrity_check().unwrap(), "ok");
     // Both blocks gone; the comments at the top and in [digest] are still there.

@@ -29,27 +29,9 @@ pub enum SourcesCommand {
     Add {
         /// Feed URL, or a web page that links its feed.
         url: String,
-        /// Id (slug) [default: from the name].
-        #[arg(long)]
-        id: Option<String>,
-        /// Display name [default: the feed's title].
-        #[arg(long)]
-        name: Option<String>,
-        /// Region (digest grouping).
-        #[arg(long)]
-        region: Option<String>,
-        /// Language code, e.g. en, fa, ru [default: the feed's].
-        #[arg(long)]
-        language: Option<String>,
-        /// Tag (repeatable).
-        #[arg(long = "tag", value_name = "TAG")]
-        tags: Vec<String>,
-        /// Cron schedule overriding fetch.schedule.
-        #[arg(long)]
-        schedule: Option<String>,
-        /// Which of several feeds a page links (1-based, as listed).
-        #[arg(long, value_name = "N")]
-        pick: Option<usize>,
+        /// What to write in the block.
+        #[command(flatten)]
+        options: AddOptions,
         /// `--reload`.
         #[command(flatten)]
         reload: Reload,
@@ -116,24 +98,9 @@ pub async fn run(path: &Path, command: SourcesCommand) -> anyhow::Result<Exit> {
         SourcesCommand::Export { output } => export(&crate::config::load(path)?, output),
         SourcesCommand::Add {
             url,
-            id,
-            name,
-            region,
-            language,
-            tags,
-            schedule,
-            pick,
+            options,
             reload,
         } => {
-            let options = AddOptions {
-                id,
-                name,
-                region,
-                language,
-                tags,
-                schedule,
-                pick,
-            };
             let file = open(path)?;
             let config = file.validate().map_err(usage)?;
             add(file, &config, &url, options, reload).await
@@ -179,13 +146,29 @@ fn toggle(path: &Path, id: &str, enabled: bool, reload: Reload) -> anyhow::Resul
     after_edit(&config, reload)
 }
 
-struct AddOptions {
+/// `sources add` options beyond the URL.
+#[derive(Debug, Args)]
+pub struct AddOptions {
+    /// Id (slug) [default: from the name].
+    #[arg(long)]
     id: Option<String>,
+    /// Display name [default: the feed's title].
+    #[arg(long)]
     name: Option<String>,
+    /// Region (digest grouping).
+    #[arg(long)]
     region: Option<String>,
+    /// Language code, e.g. en, fa, ru [default: the feed's].
+    #[arg(long)]
     language: Option<String>,
+    /// Tag (repeatable).
+    #[arg(long = "tag", value_name = "TAG")]
     tags: Vec<String>,
+    /// Cron schedule overriding fetch.schedule.
+    #[arg(long)]
     schedule: Option<String>,
+    /// Which of several feeds a page links (1-based, as listed).
+    #[arg(long, value_name = "N")]
     pick: Option<usize>,
 }
 

@@ -139,24 +139,22 @@ impl Store {
     /// On any SQLite failure; nothing is deleted then.
     pub fn purge_source(&mut self, source_id: &str) -> Result<usize> {
         let tx = self.conn.transaction()?;
-        tx.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS purge_stories (id INTEGER PRIMARY KEY)",
-            [],
-        )?;
-        tx.execute("DELETE FROM purge_stories", [])?;
-        tx.execute(
-            "INSERT OR IGNORE INTO purge_stories SELECT story_id FROM entries WHERE source_id = ?1",
-            [source_id],
-        )?;
+        let stories: Vec<i64> = tx
+            .prepare("SELECT DISTINCT story_id FROM entries WHERE source_id = ?1")?
+            .query_map([source_id], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
         let deleted = tx.execute("DELETE FROM entries WHERE source_id = ?1", [source_id])?;
-        tx.execute(
-            "DELETE FROM stories WHERE id IN (SELECT id FROM purge_stories)
-               AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.story_id = stories.id)",
-            [],
-        )?;
+        {
+            let mut orphan = tx.prepare(
+                "DELETE FROM stories WHERE id = ?1
+                   AND NOT EXISTS (SELECT 1 FROM entries e WHERE e.story_id = ?1)",
+            )?;
+            for story in stories {
+                orphan.execute([story])?;
+            }
+        }
         tx.execute("DELETE FROM fetch_state WHERE source_id = ?1", [source_id])?;
         tx.execute("DELETE FROM sources WHERE id = ?1", [source_id])?;
-        tx.execute("DELETE FROM purge_stories", [])?;
         tx.commit()?;
         Ok(deleted)
     }
