@@ -3,6 +3,7 @@
 //! Pure: no IO, no clock (the fetch time is passed in).
 
 use chrono::{DateTime, Utc};
+use ego_tree::iter::Edge;
 use feed_rs::model::{Entry, Feed};
 use url::Url;
 
@@ -11,6 +12,8 @@ use crate::model::Item;
 
 /// Longest plain-text summary kept per entry (characters); enough for matching.
 const MAX_SUMMARY_CHARS: usize = 20_000;
+/// Feed HTML beyond this many bytes is not read for text (see [`to_plain_text`]).
+const MAX_HTML_BYTES: usize = 32 * 1024;
 
 /// Turns a parsed feed into items. Entries with neither title, link nor text are dropped.
 pub fn normalize_feed(feed: &Feed, feed_url: &Url, fetched_at: DateTime<Utc>) -> Vec<Item> {
@@ -136,7 +139,11 @@ fn content_hash(parts: &[&str]) -> String {
 }
 
 /// Feed HTML → sanitised (ammonia) → plain text on one line.
+/// Feed HTML → plain text: sanitised by ammonia first (no script, style, iframe, event
+/// handlers, dangerous URLs; relative links resolved against `base`), then read as text.
 fn html_to_text(html: &str, base: Option<&Url>) -> String {
+    // Both parsers below are quadratic in nesting depth: bound the input first.
+    let html = &html[..html.floor_char_boundary(MAX_HTML_BYTES)];
     if html.contains('<') {
         to_plain_text(&crate::digest::sanitize::sanitize_html(html, base))
     } else {
@@ -144,16 +151,94 @@ fn html_to_text(html: &str, base: Option<&Url>) -> String {
     }
 }
 
-/// Feed text (HTML or plain) → plain text on one line.
+/// Feed text (HTML or plain) → plain text on one line: one HTML parse (html5ever via
+/// scraper), the text nodes in order, a space at every block boundary, nothing from
+/// `script`, `style` and the like. Entities are decoded by the parser. The tree is walked
+/// without recursion, so hostile nesting depth cannot overflow the stack.
 pub fn to_plain_text(text: &str) -> String {
-    let rendered = if text.contains('<') || text.contains('&') {
-        html2text::config::plain_no_decorate()
-            .string_from_read(text.as_bytes(), 100_000)
-            .unwrap_or_else(|_| text.to_owned())
-    } else {
-        text.to_owned()
-    };
-    rendered.split_whitespace().collect::<Vec<_>>().join(" ")
+    if !text.contains('<') && !text.contains('&') {
+        return collapse_whitespace(text);
+    }
+    // html5ever's tree building is quadratic in nesting depth; bounding the input bounds
+    // a hostile summary's cost. The text kept is cut at MAX_SUMMARY_CHARS anyway.
+    let text = &text[..text.floor_char_boundary(MAX_HTML_BYTES)];
+    let fragment = scraper::Html::parse_fragment(text);
+    let mut out = String::with_capacity(text.len());
+    let mut hidden = 0usize;
+    for edge in fragment.tree.root().traverse() {
+        match edge {
+            Edge::Open(node) => match node.value() {
+                scraper::Node::Text(t) if hidden == 0 => out.push_str(t),
+                scraper::Node::Element(e) => {
+                    if HIDDEN.contains(&e.name()) {
+                        hidden += 1;
+                    } else if BLOCKS.contains(&e.name()) {
+                        out.push(' ');
+                    }
+                }
+                _ => {}
+            },
+            Edge::Close(node) => {
+                if let scraper::Node::Element(e) = node.value() {
+                    if HIDDEN.contains(&e.name()) {
+                        hidden = hidden.saturating_sub(1);
+                    } else if BLOCKS.contains(&e.name()) {
+                        out.push(' ');
+                    }
+                }
+            }
+        }
+    }
+    collapse_whitespace(&out)
+}
+
+/// Elements whose text is not article text.
+const HIDDEN: &[&str] = &[
+    "script", "style", "noscript", "template", "iframe", "object", "embed", "svg", "canvas",
+    "select", "head", "title",
+];
+
+/// Elements that separate words (a space goes in at their start and end).
+const BLOCKS: &[&str] = &[
+    "address",
+    "article",
+    "aside",
+    "blockquote",
+    "br",
+    "caption",
+    "dd",
+    "details",
+    "div",
+    "dl",
+    "dt",
+    "figcaption",
+    "figure",
+    "footer",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "header",
+    "hr",
+    "li",
+    "main",
+    "nav",
+    "ol",
+    "p",
+    "pre",
+    "section",
+    "summary",
+    "table",
+    "td",
+    "th",
+    "tr",
+    "ul",
+];
+
+fn collapse_whitespace(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn truncate_chars(s: String, max: usize) -> String {
@@ -176,6 +261,38 @@ fn first_words(text: &str, n: usize) -> Option<String> {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn plain_text_from_feed_html() {
+        assert_eq!(
+            to_plain_text("<p>Russia <b>wants</b> the Taliban</p><p>at the SCO&nbsp;table</p>"),
+            "Russia wants the Taliban at the SCO table"
+        );
+        assert_eq!(
+            to_plain_text("wo<i>rd</i>s<br>next<li>item"),
+            "words next item"
+        );
+        assert_eq!(
+            to_plain_text(
+                "a<script>alert('x')</script><style>p{}</style>b &amp; c &laquo;d&raquo;"
+            ),
+            "ab & c «d»"
+        );
+        assert_eq!(to_plain_text("  plain\n  text  "), "plain text");
+        assert_eq!(to_plain_text("روسیه &amp; طالبان"), "روسیه & طالبان");
+        // Hostile nesting: only the first 32 KiB are parsed, so this stays quick.
+        let deep = format!(
+            "lead {}deep{}",
+            "<div>".repeat(100_000),
+            "</div>".repeat(100_000)
+        );
+        assert_eq!(to_plain_text(&deep), "lead");
+        assert_eq!(html_to_text(&deep, None), "lead");
+        assert_eq!(
+            html_to_text("<p onclick=x()>Kabul</p><script>steal()</script>", None),
+            "Kabul"
+        );
+    }
 
     fn items(xml: &str) -> Vec<Item> {
         let url = Url::parse("https://news.example.com/feed.xml").unwrap();
