@@ -27,8 +27,9 @@ use crate::store::{RedirectSeen, Store, StoreError, StoreReport};
 /// blocking threads. Parsed fetches are queued with [`SharedStore::submit`]; whoever
 /// holds the store when it is released writes everything queued, up to [`GROUP_MAX`]
 /// fetches per transaction (group commit: one WAL write and one full-text flush for all
-/// of them, each feed in its own savepoint). Nobody waits on a thread for the lock to
-/// write: a feed queued while another thread writes is written by that thread.
+/// of them; a failing feed makes the group fall back to one transaction per feed).
+/// Nobody waits on a thread for the lock to write: a feed queued while another thread
+/// writes is written by that thread.
 #[derive(Debug, Clone)]
 pub struct SharedStore(Arc<SharedInner>);
 
