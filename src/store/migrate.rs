@@ -9,6 +9,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../migrations/0003_near_duplicates.sql")),
     M::up(include_str!("../../migrations/0004_email_outbox.sql")),
     M::up(include_str!("../../migrations/0005_search.sql")),
+    M::up(include_str!("../../migrations/0006_search_tuning.sql")),
 ];
 
 /// The schema migrations, in order.
