@@ -227,24 +227,24 @@ fn init(path: Option<&Path>) -> anyhow::Result<Exit> {
     };
     file.write_all(config::STARTER_CONFIG.as_bytes())
         .with_context(|| format!("cannot write {}", path.display()))?;
-    println!(
+    say(&format!(
         "wrote {}; edit it, then run `roundup --config {} check`",
         path.display(),
         path.display()
-    );
+    ))?;
     Ok(Exit::Success)
 }
 
 fn check(config: &Config) -> anyhow::Result<Exit> {
     let now = Utc::now();
     let tz = config.fetch.timezone;
-    println!(
+    say(&format!(
         "{}: ok, {} sources ({} enabled), database {}",
         config.path.display(),
         config.sources.len(),
         config.enabled_sources().count(),
         config.database.display()
-    );
+    ))?;
     for s in &config.sources {
         let schedule = config.schedule_for(s);
         let next = match (s.enabled, schedule.next_after(now, tz)) {
@@ -252,7 +252,7 @@ fn check(config: &Config) -> anyhow::Result<Exit> {
             (true, Some(t)) => t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string(),
             (true, None) => "never".to_owned(),
         };
-        println!(
+        say(&format!(
             "{:<14} {:<28} {:<14} {:<16} next {:<22} {}",
             s.id,
             truncate(&s.name, 28),
@@ -260,7 +260,7 @@ fn check(config: &Config) -> anyhow::Result<Exit> {
             schedule.expr(),
             next,
             s.url
-        );
+        ))?;
     }
     Ok(Exit::Success)
 }
@@ -290,7 +290,7 @@ async fn cycle(config: &Config, only: &[String]) -> anyhow::Result<RefreshReport
     Ok(pipeline::refresh_all(config, &sources, &store, &fetcher).await?)
 }
 
-fn print_report(report: &RefreshReport) {
+fn print_report(report: &RefreshReport) -> anyhow::Result<()> {
     let width = report
         .sources
         .iter()
@@ -315,8 +315,9 @@ fn print_report(report: &RefreshReport) {
             SourceOutcome::Cancelled => "skip  ---  cancelled".to_owned(),
             SourceOutcome::StoreFailed(error) => format!("error ---  {error}"),
         };
-        println!("{:<width$}  {line}", s.source_id);
+        say(&format!("{:<width$}  {line}", s.source_id))?;
     }
+    Ok(())
 }
 
 fn exit_for(report: &RefreshReport) -> anyhow::Result<Exit> {
@@ -332,31 +333,34 @@ fn exit_for(report: &RefreshReport) -> anyhow::Result<Exit> {
 
 async fn fetch(config: &Config, only: &[String]) -> anyhow::Result<Exit> {
     let report = cycle(config, only).await?;
-    print_report(&report);
+    print_report(&report)?;
     exit_for(&report)
 }
 
 async fn run_once(config: &Config) -> anyhow::Result<Exit> {
     let report = cycle(config, &[]).await?;
-    print_report(&report);
+    print_report(&report)?;
     let now = Utc::now();
     let store = open_store(config)?;
     let window = Window::ending(now, config.digest.window, config.fetch.timezone);
     let built = digest::build(&store, config, window, now)?;
     for path in digest::write_files(config, &built)? {
-        println!("wrote {}", path.display());
+        say(&format!("wrote {}", path.display()))?;
     }
     if let Some(email) = &config.digest.email {
         let shared = SharedStore::new(store);
         let sent = digest::email::deliver(email, &shared, &built).await;
-        println!("emailed {sent} digest(s) to {}", email.to.join(", "));
+        say(&format!(
+            "emailed {sent} digest(s) to {}",
+            email.to.join(", ")
+        ))?;
     }
-    println!(
+    say(&format!(
         "{} stories from {} outlets ({} duplicate reports folded)",
         built.story_count(),
         built.outlet_count(),
         built.folded_count()
-    );
+    ))?;
     exit_for(&report)
 }
 
@@ -579,6 +583,11 @@ fn search(
     };
     write_stdout(&text)?;
     Ok(Exit::Success)
+}
+
+/// Writes one line to stdout; a closed pipe is not an error (see [`write_stdout`]).
+fn say(line: &str) -> anyhow::Result<()> {
+    write_stdout(&format!("{line}\n"))
 }
 
 /// Writes to stdout; a closed pipe (`roundup digest | head`) is not an error.

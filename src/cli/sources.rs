@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 use url::Url;
 
-use super::{Exit, OutputFormat, UsageError, truncate, write_stdout};
+use super::{Exit, OutputFormat, UsageError, say, truncate, write_stdout};
 use crate::config::{Config, Schedule};
 use crate::fetch::Fetcher;
 use crate::sources::discover::{self, Discovery};
@@ -109,13 +109,13 @@ pub async fn run(path: &Path, command: SourcesCommand) -> anyhow::Result<Exit> {
             let mut file = open(path)?;
             file.remove(&id).map_err(usage)?;
             let config = file.save().map_err(usage)?;
-            println!("removed {id} from {}", path.display());
+            say(&format!("removed {id} from {}", path.display()))?;
             if purge {
                 let mut store = crate::store::Store::open(&config.database)?;
                 let n = store.purge_source(&id)?;
-                println!("purged {n} stored entries of {id}");
+                say(&format!("purged {n} stored entries of {id}"))?;
             } else {
-                println!("its stored entries stay (use --purge to delete them)");
+                say("its stored entries stay (use --purge to delete them)")?;
             }
             after_edit(&config, reload)
         }
@@ -138,11 +138,14 @@ fn toggle(path: &Path, id: &str, enabled: bool, reload: Reload) -> anyhow::Resul
     let changed = file.set_enabled(id, enabled).map_err(usage)?;
     let word = if enabled { "enabled" } else { "disabled" };
     if !changed {
-        println!("{id} is already {word}; {} unchanged", path.display());
+        say(&format!(
+            "{id} is already {word}; {} unchanged",
+            path.display()
+        ))?;
         return Ok(Exit::Success);
     }
     let config = file.save().map_err(usage)?;
-    println!("{word} {id} in {}", path.display());
+    say(&format!("{word} {id} in {}", path.display()))?;
     after_edit(&config, reload)
 }
 
@@ -285,7 +288,7 @@ async fn add(
     };
     file.append(&spec);
     let config = file.save().map_err(usage)?;
-    println!("added {id}: {name} <{}>", found.url);
+    say(&format!("added {id}: {name} <{}>", found.url))?;
     after_edit(&config, reload)
 }
 
@@ -350,7 +353,15 @@ fn import(path: &Path, opml_path: &Path, reload: Reload) -> anyhow::Result<Exit>
             .filter(|id| crate::config::is_slug(id))
             .unwrap_or_else(|| sources::slugify(if name.is_ascii() { &name } else { &host }));
         let id = sources::unique_id(&base, |id| taken_ids.iter().any(|t| t == id));
-        let schedule = feed.schedule.filter(|s| Schedule::parse(s).is_ok());
+        let schedule = feed.schedule.filter(|s| match Schedule::parse(s) {
+            Ok(_) => true,
+            Err(e) => {
+                report.push_str(&format!(
+                    "note: {label}: roundup:schedule {s:?} ignored ({e}); fetch.schedule applies\n"
+                ));
+                false
+            }
+        });
         let site = feed
             .html_url
             .filter(|h| Url::parse(h).is_ok_and(|u| matches!(u.scheme(), "http" | "https")));
@@ -371,17 +382,17 @@ fn import(path: &Path, opml_path: &Path, reload: Reload) -> anyhow::Result<Exit>
     }
     write_stdout(&report)?;
     if added == 0 {
-        println!(
+        say(&format!(
             "imported 0 sources ({skipped} skipped); {} unchanged",
             path.display()
-        );
+        ))?;
         return Ok(Exit::Success);
     }
     let config = file.save().map_err(usage)?;
-    println!(
+    say(&format!(
         "imported {added} sources into {} ({skipped} skipped)",
         path.display()
-    );
+    ))?;
     after_edit(&config, reload)
 }
 
@@ -479,16 +490,16 @@ fn list(config: &Config, format: OutputFormat) -> anyhow::Result<Exit> {
 fn after_edit(config: &Config, reload: Reload) -> anyhow::Result<Exit> {
     let pid_file = config.pid_file();
     if !reload.reload {
-        println!(
+        say(&format!(
             "a running daemon applies this on reload: `systemctl reload roundup`, \
              `kill -HUP $(cat {})`, or add --reload",
             pid_file.display()
-        );
+        ))?;
         return Ok(Exit::Success);
     }
     match signal_daemon(&pid_file) {
         Ok(pid) => {
-            println!("sent SIGHUP to the running daemon (pid {pid})");
+            say(&format!("sent SIGHUP to the running daemon (pid {pid})"))?;
             Ok(Exit::Success)
         }
         Err(e) => {
