@@ -6,7 +6,8 @@
 //! keys, arriving at 5 000 stories a day (a heavy user: ~1 000 busy feeds), so 10k
 //! stories span 2 days, 100k span 20 and 1M span 200; bands older than the 7-day window
 //! are pruned as in production. A measured batch stores 100 entries in one transaction,
-//! as a fetch does: half new stories (lookup finds nothing, a story is created) and half
+//! about as many as 2–3 feeds bring (a fetch cycle groups up to 32 feeds per transaction,
+//! so this is the conservative case): half new stories (lookup finds nothing, a story is created) and half
 //! near-duplicates of stories from the last day (lookup, exact verification, merge).
 
 use std::time::{Duration, Instant};
