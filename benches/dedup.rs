@@ -1,6 +1,12 @@
 //! Candidate lookup + merge latency per entry with 10k, 100k and 1M stored stories.
 //!
-//! `cargo bench --bench dedup` (set ROUNDUP_BENCH_SIZES=10000,100000 to skip 1M).
+//! `cargo bench --bench dedup` (set ROUNDUP_BENCH_SIZES=10000,100000 to skip 1M, and
+//! ROUNDUP_BENCH_BATCH=1000 for 1 000-entry transactions).
+//!
+//! Two measurements per size. `dedup_lookup_per_entry`: finding the story an entry
+//! joins (exact keys, LSH candidates, exact verification) without writing, for the same
+//! mix of entries. `dedup_ingest_per_entry`: the whole store write, including the entry,
+//! its keys and band keys, the search index and the commit.
 //! Each store is an on-disk SQLite database (WAL) filled with synthetic stories of about
 //! 60 words drawn from a 50 000-word vocabulary, with their exact keys and 24 LSH band
 //! keys, arriving at 5 000 stories a day (a heavy user: ~1 000 busy feeds), so 10k
@@ -21,7 +27,13 @@ use roundup::store::Store;
 
 const VOCAB: u64 = 50_000;
 const WORDS: usize = 60;
-const BATCH: usize = 100;
+/// Entries per measured transaction (ROUNDUP_BENCH_BATCH, default 100).
+fn batch_size() -> usize {
+    std::env::var("ROUNDUP_BENCH_BATCH")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100)
+}
 const PER_DAY: u64 = 5_000;
 
 fn words(seed: u64) -> Vec<String> {
@@ -142,54 +154,77 @@ fn bench(c: &mut Criterion) {
         .ok()
         .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![10_000, 100_000, 1_000_000]);
-    let mut group = c.benchmark_group("dedup_ingest_per_entry");
-    group
-        .sample_size(20)
-        .measurement_time(Duration::from_secs(10));
-    group.throughput(Throughput::Elements(BATCH as u64));
+    let batch_len = batch_size();
     for n in sizes {
         let dir = tempfile::tempdir().unwrap();
         let mut store = build(dir.path(), n);
         let now = at(n);
         let mut next = n;
         let mut tag = 0;
+        // Half new stories, half copies of one of the last day's stories.
+        let mut make_batch = || {
+            let mut batch = Vec::with_capacity(batch_len);
+            for k in 0..batch_len as u64 {
+                if k % 2 == 0 || std::env::var_os("ROUNDUP_BENCH_NO_COPIES").is_some() {
+                    batch.push(story_item(next));
+                    next += 1;
+                } else {
+                    tag += 1;
+                    let recent = PER_DAY.min(n);
+                    batch.push(copy_item(n - 1 - (tag * 7_919) % recent, tag));
+                }
+            }
+            batch
+        };
+
+        let mut group = c.benchmark_group("dedup_lookup_per_entry");
+        group
+            .sample_size(20)
+            .measurement_time(Duration::from_secs(5));
+        group.throughput(Throughput::Elements(batch_len as u64));
+        let lookups = make_batch();
+        let (mut looked, mut found) = (0usize, 0usize);
+        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter(|| {
+                let stories = store.matching_stories(&lookups, policy(), now).unwrap();
+                looked += stories.len() / 2;
+                found += stories.iter().filter(|s| s.is_some()).count();
+            });
+        });
+        group.finish();
+        eprintln!(
+            "lookup at {n}: copies that found their story {found}/{looked} ({:.2} %)",
+            100.0 * found as f64 / looked.max(1) as f64
+        );
+
+        let mut group = c.benchmark_group("dedup_ingest_per_entry");
+        group
+            .sample_size(20)
+            .measurement_time(Duration::from_secs(10));
+        group.throughput(Throughput::Elements(batch_len as u64));
         let (mut copies, mut merged) = (0usize, 0usize);
-        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, &n| {
+        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
             // Building items (tokenising, hashing) happens in normalize, off the database
             // lock, and is benchmarked with parsing; only the store's work is timed here.
             b.iter_batched(
-                || {
-                    let mut batch = Vec::with_capacity(BATCH);
-                    for k in 0..BATCH as u64 {
-                        if k % 2 == 0 || std::env::var_os("ROUNDUP_BENCH_NO_COPIES").is_some() {
-                            batch.push(story_item(next));
-                            next += 1;
-                        } else {
-                            tag += 1;
-                            // A copy of one of the last day's stories.
-                            let recent = PER_DAY.min(n);
-                            batch.push(copy_item(n - 1 - (tag * 7_919) % recent, tag));
-                        }
-                    }
-                    batch
-                },
+                &mut make_batch,
                 |batch| {
                     let report = store
                         .store_fetch("bench", &meta(), None, &batch, policy(), now)
                         .unwrap();
-                    copies += BATCH / 2;
+                    copies += batch_len / 2;
                     merged += report.merged;
                 },
                 criterion::BatchSize::PerIteration,
             );
         });
+        group.finish();
         eprintln!(
             "after {n}: peak RSS {} MiB; copies merged into their story: {merged}/{copies} ({:.2} %)",
             rss_kib() / 1024,
             100.0 * merged as f64 / copies.max(1) as f64
         );
     }
-    group.finish();
 }
 
 criterion_group!(benches, bench);

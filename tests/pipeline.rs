@@ -101,6 +101,22 @@ async fn corrected_headline_updates_the_entry_and_keeps_first_seen() {
         .expect("corrected headline shown");
     assert_eq!(story.first_seen, first_seen);
     assert_eq!(h.with_store(|s| s.entry_count("afintl").unwrap()), 3);
+    // The search index follows the edit: the new headline's word is found, the old
+    // one's is gone, and the index agrees with the stored entries.
+    let search = |words: &str| {
+        h.with_store(|s| {
+            s.search(&roundup::store::SearchQuery {
+                text: words,
+                since: None,
+                sources: &[],
+                limit: 10,
+            })
+            .unwrap()
+        })
+    };
+    assert_eq!(search("claim").len(), 1);
+    assert!(search("claims").is_empty());
+    assert_eq!(h.with_store(|s| s.integrity_check().unwrap()), "ok");
 }
 
 #[test]
@@ -156,4 +172,67 @@ fn a_group_commit_keeps_each_feed_all_or_nothing() {
     assert_eq!(store.integrity_check().unwrap(), "ok");
     let states = store.fetch_states().unwrap();
     assert_eq!(states["amu"].etag.as_deref(), Some("\"v1\""));
+}
+
+#[test]
+fn matching_stories_finds_the_story_a_copy_would_join_without_writing() {
+    use roundup::store::Store;
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = crate::common::write_config(dir.path(), "", &demo_sources());
+    let config = roundup::config::load(&config_path).unwrap();
+    let mut store = Store::open(&config.database).unwrap();
+    let now = chrono::Utc::now();
+    store.sync_sources(&config.sources, now).unwrap();
+    let items = |file: &str| {
+        let url = url::Url::from_file_path(fixture(file)).unwrap();
+        let feed =
+            roundup::parse::parse_feed(&std::fs::read(fixture(file)).unwrap(), &url).unwrap();
+        roundup::normalize::normalize_feed(&feed, &url, now)
+    };
+    let meta = roundup::fetch::ResponseMeta {
+        status: 200,
+        etag: None,
+        last_modified: None,
+        content_type: None,
+        final_url: url::Url::parse("https://example.org/feed").unwrap(),
+        max_age: None,
+        permanent_redirect: None,
+    };
+    let original = items("feeds/afintl.xml");
+    store
+        .store_fetch("afintl", &meta, None, &original, config.dedup.policy(), now)
+        .unwrap();
+    let seed_story = store
+        .story_of("afintl", &original[0].entry_key)
+        .unwrap()
+        .unwrap();
+    let before = store.counts().unwrap();
+    // KabulNow's syndicated copy (new headline, trimmed) and Amu's ECO story.
+    let copy = items("feeds/kabulnow.atom");
+    let eco = items("feeds/amu.xml");
+    let found = store
+        .matching_stories(
+            &[copy[0].clone(), eco[0].clone()],
+            config.dedup.policy(),
+            now,
+        )
+        .unwrap();
+    assert_eq!(found, [Some(seed_story), None]);
+    assert_eq!(store.counts().unwrap(), before, "nothing written");
+    // The copy links to the original; without its exact keys it is found as a near
+    // duplicate, but only within the matching window.
+    let mut near = copy[0].clone();
+    near.canonical_url = None;
+    near.text_fingerprint = None;
+    let near = [near];
+    let policy = config.dedup.policy();
+    assert_eq!(
+        store.matching_stories(&near, policy, now).unwrap(),
+        [Some(seed_story)]
+    );
+    let later = now + chrono::Duration::days(30);
+    assert_eq!(
+        store.matching_stories(&near, policy, later).unwrap(),
+        [None]
+    );
 }

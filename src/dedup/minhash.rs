@@ -2,7 +2,7 @@
 //!
 //! Each text becomes a set of shingle hashes (xxh3). A MinHash signature of
 //! [`HASHES`] values is cut into [`BANDS`] bands of [`ROWS`] rows; each band hashes to
-//! one 63-bit key, stored in SQLite and indexed, so finding candidates is one indexed
+//! one 31-bit key, stored in SQLite and indexed, so finding candidates is one indexed
 //! lookup per band, independent of how many stories are stored. Two texts with shingle
 //! Jaccard similarity `s` share at least one band with probability `1 − (1 − s^3)^24`:
 //! 0.96 at s = 0.5, 0.999 at s = 0.7, 0.05 at s = 0.13. Candidates are then verified
@@ -78,7 +78,10 @@ pub fn signature(shingles: &[u64]) -> Option<[u64; HASHES]> {
     Some(sig)
 }
 
-/// LSH band keys of a signature (63-bit, so they fit SQLite's INTEGER).
+/// LSH band keys of a signature: 31-bit, so SQLite stores each in 4 bytes. (Migration
+/// 0008 shortened the earlier 63-bit keys, `xxh3 >> 1`, by the same 32 bits; keeping
+/// the top bits keeps stored keys valid.) A collision only adds a candidate, which is
+/// verified exactly.
 pub fn band_keys(sig: &[u64; HASHES]) -> Vec<i64> {
     sig.chunks(ROWS)
         .enumerate()
@@ -88,7 +91,7 @@ pub fn band_keys(sig: &[u64; HASHES]) -> Vec<i64> {
             for r in rows {
                 bytes.extend_from_slice(&r.to_le_bytes());
             }
-            (xxh3_64(&bytes) >> 1) as i64
+            (xxh3_64(&bytes) >> 33) as i64
         })
         .collect()
 }
@@ -179,6 +182,6 @@ mod tests {
         let keys = bands_for(&tokens(TEXT));
         assert_eq!(keys.len(), BANDS);
         assert_eq!(keys, bands_for(&tokens(TEXT)));
-        assert!(keys.iter().all(|k| *k >= 0));
+        assert!(keys.iter().all(|k| (0..1 << 31).contains(k)));
     }
 }

@@ -60,6 +60,13 @@ pub fn entry_shingles(title: &str, text: &str) -> Vec<u64> {
     minhash::shingles(&tokens)
 }
 
+/// The LSH band keys of an entry's title and text (empty when the text is too short).
+pub fn entry_bands(title: &str, text: &str) -> Vec<i64> {
+    minhash::signature(&entry_shingles(title, text))
+        .map(|s| minhash::band_keys(&s))
+        .unwrap_or_default()
+}
+
 /// [`text_fingerprint`] and [`entry_shingles`] together, normalising the text once.
 pub fn text_keys(title: &str, text: &str) -> (Option<String>, Vec<u64>) {
     let mut tokens = text::tokens(title);

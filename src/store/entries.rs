@@ -1,5 +1,7 @@
 //! Entries and stories: the per-fetch write (one transaction) and the digest query.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -125,20 +127,26 @@ impl Store {
         writes: &[FetchWrite<'_>],
         policy: MatchPolicy,
     ) -> Result<Vec<StoreReport>> {
-        let Some(now) = writes.iter().map(|w| w.now).max() else {
+        let (Some(now), Some(earliest)) = (
+            writes.iter().map(|w| w.now).max(),
+            writes.iter().map(|w| w.now).min(),
+        ) else {
             return Ok(Vec::new());
         };
         let prune = self
             .last_prune
             .is_none_or(|t| now - t >= chrono::Duration::hours(1) || now < t);
         let tx = self.conn.transaction()?;
+        let window = window_start(&tx, policy, earliest)?;
         if prune {
-            prune_bands(&tx, policy, now)?;
+            prune_bands(&tx, window)?;
         }
+        let mut fts = FtsChanges::default();
         let reports = writes
             .iter()
-            .map(|w| write_fetch(&tx, w, policy))
+            .map(|w| write_fetch(&tx, w, window, &mut fts))
             .collect::<Result<Vec<_>>>()?;
+        fts.apply(&tx)?;
         tx.commit()?;
         if prune {
             self.last_prune = Some(now);
@@ -185,6 +193,31 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
+    /// The story each item would join if it were stored now, without writing anything:
+    /// the same exact-key and near-duplicate matching as a fetch (`None`: a new story).
+    /// All items are looked up in one read transaction (benchmarks and diagnostics).
+    ///
+    /// # Errors
+    /// On any SQLite failure.
+    pub fn matching_stories(
+        &self,
+        items: &[Item],
+        policy: MatchPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Option<i64>>> {
+        let tx = self.conn.unchecked_transaction()?;
+        let window = window_start(&tx, policy, now)?;
+        let found = items
+            .iter()
+            .map(|item| match find_stories(&tx, item)?.first() {
+                Some(&id) => Ok(Some(id)),
+                None => find_near_duplicate(&tx, item, window),
+            })
+            .collect();
+        tx.finish()?;
+        found
+    }
+
     /// The story an entry belongs to (evaluation and tests).
     ///
     /// # Errors
@@ -214,10 +247,15 @@ impl Store {
 }
 
 /// One fetch's entries and fetch state, inside the caller's transaction.
-fn write_fetch(tx: &Connection, w: &FetchWrite<'_>, policy: MatchPolicy) -> Result<StoreReport> {
+fn write_fetch<'a>(
+    tx: &Connection,
+    w: &FetchWrite<'a>,
+    window: i64,
+    fts: &mut FtsChanges<'a>,
+) -> Result<StoreReport> {
     let mut report = StoreReport::default();
     for item in w.items {
-        upsert_entry(tx, w.source_id, item, policy, w.now, &mut report)?;
+        upsert_entry(tx, w.source_id, item, window, w.now, &mut report, fts)?;
     }
     tx.execute(
         "UPDATE fetch_state SET etag = ?2, last_modified = ?3, last_fetch_at = ?4,
@@ -235,13 +273,68 @@ fn write_fetch(tx: &Connection, w: &FetchWrite<'_>, policy: MatchPolicy) -> Resu
     Ok(report)
 }
 
-fn upsert_entry(
+/// Full-text index changes of one write transaction, applied in rowid order just before
+/// it commits. FTS5 flushes its pending postings to a new segment whenever a statement
+/// journal opens or rowids go backwards, so writing them row by row (as triggers did
+/// before migration 0007) made one segment per entry.
+#[derive(Default)]
+struct FtsChanges<'a> {
+    by_entry: BTreeMap<i64, FtsChange<'a>>,
+}
+
+#[derive(Default)]
+struct FtsChange<'a> {
+    /// Title and summary indexed before this transaction, to remove (edited entries).
+    old: Option<(String, String)>,
+    /// Title and summary to index now.
+    new: Option<(&'a str, &'a str)>,
+}
+
+impl<'a> FtsChanges<'a> {
+    /// Whether `entry` is untouched so far in this transaction, so that its indexed
+    /// text is still the stored one.
+    fn untouched(&self, entry: i64) -> bool {
+        !self.by_entry.contains_key(&entry)
+    }
+
+    /// Index `item`'s text for `entry`, replacing `old` (the text indexed before this
+    /// transaction, if any and not already recorded).
+    fn index(&mut self, entry: i64, old: Option<(String, String)>, item: &'a Item) {
+        let change = self.by_entry.entry(entry).or_default();
+        if old.is_some() {
+            change.old = old;
+        }
+        change.new = Some((&item.title, &item.summary));
+    }
+
+    fn apply(self, tx: &Connection) -> Result<()> {
+        let mut remove = tx.prepare_cached(
+            "INSERT INTO entries_fts (entries_fts, rowid, title, summary)
+             VALUES ('delete', ?1, ?2, ?3)",
+        )?;
+        let mut add = tx.prepare_cached(
+            "INSERT INTO entries_fts (rowid, title, summary) VALUES (?1, ?2, ?3)",
+        )?;
+        for (id, change) in self.by_entry {
+            if let Some((title, summary)) = change.old {
+                remove.execute(params![id, title, summary])?;
+            }
+            if let Some((title, summary)) = change.new {
+                add.execute(params![id, title, summary])?;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn upsert_entry<'a>(
     tx: &Connection,
     source_id: &str,
-    item: &Item,
-    policy: MatchPolicy,
+    item: &'a Item,
+    window: i64,
     now: DateTime<Utc>,
     report: &mut StoreReport,
+    fts: &mut FtsChanges<'a>,
 ) -> Result<()> {
     let existing: Option<(i64, i64, String)> = tx
         .prepare_cached(
@@ -258,6 +351,15 @@ fn upsert_entry(
             return Ok(());
         }
         Some((entry_id, story_id, _)) => {
+            let old = if fts.untouched(entry_id) {
+                Some(
+                    tx.prepare_cached("SELECT title, summary FROM entries WHERE id = ?1")?
+                        .query_row([entry_id], |r| Ok((r.get(0)?, r.get(1)?)))?,
+                )
+            } else {
+                None
+            };
+            fts.index(entry_id, old, item);
             tx.prepare_cached(
                 "UPDATE entries SET title = ?2, link = ?3, canonical_url = ?4, published = ?5,
                      updated = ?6, summary = ?7, content_html = ?8, content_hash = ?9,
@@ -282,7 +384,7 @@ fn upsert_entry(
         None => {
             let found = match matches.first() {
                 Some(&first) => Some(merge_stories(tx, first, &matches[1..])?),
-                None => find_near_duplicate(tx, item, policy, now)?,
+                None => find_near_duplicate(tx, item, window)?,
             };
             let story_id = match found {
                 Some(id) => {
@@ -315,6 +417,7 @@ fn upsert_entry(
                 item.content_hash,
                 to_ts(now)
             ])?;
+            fts.index(tx.last_insert_rowid(), None, item);
             report.new += 1;
             story_id
         }
@@ -326,27 +429,22 @@ fn upsert_entry(
         add_key.execute(params![kind.as_str(), key, story_id])?;
     }
     let mut add_band =
-        tx.prepare_cached("INSERT OR IGNORE INTO story_bands (band, story_id) VALUES (?1, ?2)")?;
+        tx.prepare_cached("INSERT OR IGNORE INTO lsh_bands (band, story_id) VALUES (?1, ?2)")?;
     for band in &item.bands {
         add_band.execute(params![band, story_id])?;
     }
     Ok(())
 }
 
-/// Drops the LSH band keys of stories first seen before the matching window: they can
-/// no longer be candidates, and keeping the band index to one window's worth of stories
-/// keeps lookups and inserts in cache however many stories are stored. Story ids grow
-/// with first-seen time, so this is one range delete on `story_bands(story_id)`.
-fn prune_bands(tx: &Connection, policy: MatchPolicy, now: DateTime<Utc>) -> Result<usize> {
-    let window = i64::try_from(policy.window.as_secs()).unwrap_or(i64::MAX);
-    let cutoff = to_ts(now).saturating_sub(window);
+/// Drops the LSH band keys of stories before the matching window (`window`, from
+/// [`window_start`]): they can no longer be candidates, and keeping the band index to one
+/// window's worth of stories keeps lookups and inserts in cache however many stories are
+/// stored. The table has no index on `story_id` (migration 0008), so this is one scan
+/// of it, at most hourly.
+fn prune_bands(tx: &Connection, window: i64) -> Result<usize> {
     Ok(tx
-        .prepare_cached(
-            "DELETE FROM story_bands WHERE story_id <
-                 (SELECT COALESCE(min(id), (SELECT COALESCE(max(id), 0) + 1 FROM stories))
-                  FROM stories WHERE first_seen >= ?1)",
-        )?
-        .execute([cutoff])?)
+        .prepare_cached("DELETE FROM lsh_bands WHERE story_id < ?1")?
+        .execute([window])?)
 }
 
 /// Most candidate stories verified per entry (newest first); bounds the worst case.
@@ -354,38 +452,50 @@ const MAX_CANDIDATES: usize = 32;
 /// Entries of a candidate story compared with the new one.
 const MAX_ENTRIES_COMPARED: usize = 8;
 
-/// Candidate lookup: stories sharing any band key, first seen within the window.
+/// Candidate lookup: stories sharing any band key, from the oldest story in the window
+/// on. One primary-key seek per band; no join, sort or temporary table (the caller
+/// dedupes and orders the few rows found).
 static CANDIDATES_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let marks = vec!["?"; minhash::BANDS].join(", ");
-    format!(
-        "SELECT DISTINCT b.story_id FROM story_bands b JOIN stories s ON s.id = b.story_id
-         WHERE b.band IN ({marks}) AND s.first_seen >= ? ORDER BY b.story_id DESC LIMIT {MAX_CANDIDATES}"
-    )
+    format!("SELECT story_id FROM lsh_bands WHERE band IN ({marks}) AND story_id >= ?")
 });
+
+/// The first story id inside the near-duplicate matching window before `now`: the story
+/// first seen earliest within the window (one seek on `stories(first_seen)`), or the
+/// next id when none is. Story ids grow with first-seen time (a story merged into an
+/// older one keeps the older id and time), so the window is this id and every later one.
+fn window_start(tx: &Connection, policy: MatchPolicy, now: DateTime<Utc>) -> Result<i64> {
+    let window = i64::try_from(policy.window.as_secs()).unwrap_or(i64::MAX);
+    let cutoff = to_ts(now).saturating_sub(window);
+    Ok(tx
+        .prepare_cached(
+            "SELECT COALESCE(
+                 (SELECT id FROM stories WHERE first_seen >= ?1 ORDER BY first_seen, id LIMIT 1),
+                 (SELECT COALESCE(max(id), 0) + 1 FROM stories))",
+        )?
+        .query_row([cutoff], |r| r.get(0))?)
+}
 
 /// The story `item` is a verified near-duplicate of, if any: LSH candidates within the
 /// window, each verified on exact shingle similarity against its reports; the most
 /// similar wins. A shared band alone never merges.
-fn find_near_duplicate(
-    tx: &Connection,
-    item: &Item,
-    policy: MatchPolicy,
-    now: DateTime<Utc>,
-) -> Result<Option<i64>> {
+fn find_near_duplicate(tx: &Connection, item: &Item, window: i64) -> Result<Option<i64>> {
     if item.bands.len() != minhash::BANDS {
         return Ok(None);
     }
-    let window = i64::try_from(policy.window.as_secs()).unwrap_or(i64::MAX);
-    let cutoff = to_ts(now).saturating_sub(window);
     let mut stmt = tx.prepare_cached(&CANDIDATES_SQL)?;
     let args = item
         .bands
         .iter()
         .map(|b| b as &dyn rusqlite::ToSql)
-        .chain(std::iter::once(&cutoff as &dyn rusqlite::ToSql));
-    let candidates: Vec<i64> = stmt
+        .chain(std::iter::once(&window as &dyn rusqlite::ToSql));
+    let mut candidates: Vec<i64> = stmt
         .query_map(rusqlite::params_from_iter(args), |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
+    // Newest first, each once, at most MAX_CANDIDATES.
+    candidates.sort_unstable_by(|a, b| b.cmp(a));
+    candidates.dedup();
+    candidates.truncate(MAX_CANDIDATES);
     let mut texts = tx.prepare_cached(&format!(
         "SELECT title, summary FROM entries WHERE story_id = ?1 ORDER BY id LIMIT {MAX_ENTRIES_COMPARED}"
     ))?;
@@ -439,11 +549,26 @@ fn merge_stories(tx: &Connection, target: i64, others: &[i64]) -> Result<i64> {
         if old == survivor {
             continue;
         }
+        // The band index has no story_id index to re-point rows by (migration 0008):
+        // the survivor gets the band keys of the entries it takes over, and the old
+        // story's rows age out of the window (a key of a deleted story verifies nothing).
+        let moved: Vec<(String, String)> = tx
+            .prepare_cached(&format!(
+                "SELECT title, summary FROM entries WHERE story_id = ?1 ORDER BY id
+                 LIMIT {MAX_ENTRIES_COMPARED}"
+            ))?
+            .query_map([old], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut add_band =
+            tx.prepare_cached("INSERT OR IGNORE INTO lsh_bands (band, story_id) VALUES (?1, ?2)")?;
+        for (title, summary) in moved {
+            for band in dedup::entry_bands(&title, &summary) {
+                add_band.execute(params![band, survivor])?;
+            }
+        }
         tx.prepare_cached("UPDATE entries SET story_id = ?1 WHERE story_id = ?2")?
             .execute(params![survivor, old])?;
         tx.prepare_cached("UPDATE OR IGNORE story_keys SET story_id = ?1 WHERE story_id = ?2")?
-            .execute(params![survivor, old])?;
-        tx.prepare_cached("UPDATE OR IGNORE story_bands SET story_id = ?1 WHERE story_id = ?2")?
             .execute(params![survivor, old])?;
         tx.prepare_cached(
             "UPDATE stories SET first_seen = min(first_seen, (SELECT first_seen FROM stories WHERE id = ?2))

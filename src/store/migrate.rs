@@ -10,6 +10,10 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../migrations/0004_email_outbox.sql")),
     M::up(include_str!("../../migrations/0005_search.sql")),
     M::up(include_str!("../../migrations/0006_search_tuning.sql")),
+    M::up(include_str!(
+        "../../migrations/0007_search_sync_in_code.sql"
+    )),
+    M::up(include_str!("../../migrations/0008_compact_bands.sql")),
 ];
 
 /// The schema migrations, in order.
@@ -33,5 +37,35 @@ mod tests {
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
         assert_eq!(v as usize, SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn band_keys_carry_over_to_the_compact_index() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        migrations().to_version(&mut conn, 7).unwrap();
+        conn.execute_batch(
+            "INSERT INTO stories (id, first_seen) VALUES (1, 0), (2, 0);
+             INSERT INTO story_bands (band, story_id) VALUES
+                 (9223372036854775807, 1), (4294967296, 2), (4294967297, 2);",
+        )
+        .unwrap();
+        migrations().to_latest(&mut conn).unwrap();
+        let rows: Vec<(i64, i64)> = conn
+            .prepare("SELECT band, story_id FROM lsh_bands ORDER BY 1, 2")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        // 63-bit keys keep their top 31 bits; two that now coincide become one row.
+        assert_eq!(rows, [(1, 2), ((1 << 31) - 1, 1)]);
+        let old_table: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_schema WHERE name = 'story_bands'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(old_table, 0);
     }
 }

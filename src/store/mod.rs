@@ -151,14 +151,28 @@ impl Store {
         Ok(())
     }
 
-    /// `PRAGMA integrity_check` result (`"ok"` when healthy).
+    /// `PRAGMA integrity_check` result, then the full-text index checked against the
+    /// entries it indexes (`"ok"` when both are healthy).
     ///
     /// # Errors
     /// When the pragma cannot run.
     pub fn integrity_check(&self) -> Result<String> {
-        Ok(self
+        let pages: String = self
             .conn
-            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        if pages != "ok" {
+            return Ok(pages);
+        }
+        // With rank 1, FTS5 also compares the index with the external content table.
+        Ok(
+            match self.conn.execute(
+                "INSERT INTO entries_fts (entries_fts, rank) VALUES ('integrity-check', 1)",
+                [],
+            ) {
+                Ok(_) => pages,
+                Err(e) => format!("search index: {e}"),
+            },
+        )
     }
 }
 
