@@ -428,11 +428,33 @@ fn upsert_entry<'a>(
     for (kind, key) in story_keys(item) {
         add_key.execute(params![kind.as_str(), key, story_id])?;
     }
-    let mut add_band =
-        tx.prepare_cached("INSERT OR IGNORE INTO lsh_bands (band, story_id) VALUES (?1, ?2)")?;
-    for band in &item.bands {
-        add_band.execute(params![band, story_id])?;
+    add_bands(tx, &item.bands, story_id)
+}
+
+/// All band keys of one text in one statement (a row per band key), or none.
+static ADD_BANDS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    let story = minhash::BANDS + 1;
+    let rows: Vec<String> = (1..=minhash::BANDS)
+        .map(|b| format!("(?{b}, ?{story})"))
+        .collect();
+    format!(
+        "INSERT OR IGNORE INTO lsh_bands (band, story_id) VALUES {}",
+        rows.join(", ")
+    )
+});
+
+/// Adds one text's band keys to `story` (one statement rather than one per key: the
+/// statement overhead was a measurable part of each entry's write).
+fn add_bands(tx: &Connection, bands: &[i64], story: i64) -> Result<()> {
+    if bands.len() != minhash::BANDS {
+        return Ok(());
     }
+    let args = bands
+        .iter()
+        .map(|b| b as &dyn rusqlite::ToSql)
+        .chain(std::iter::once(&story as &dyn rusqlite::ToSql));
+    tx.prepare_cached(&ADD_BANDS_SQL)?
+        .execute(rusqlite::params_from_iter(args))?;
     Ok(())
 }
 
@@ -559,12 +581,8 @@ fn merge_stories(tx: &Connection, target: i64, others: &[i64]) -> Result<i64> {
             ))?
             .query_map([old], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
-        let mut add_band =
-            tx.prepare_cached("INSERT OR IGNORE INTO lsh_bands (band, story_id) VALUES (?1, ?2)")?;
         for (title, summary) in moved {
-            for band in dedup::entry_bands(&title, &summary) {
-                add_band.execute(params![band, survivor])?;
-            }
+            add_bands(tx, &dedup::entry_bands(&title, &summary), survivor)?;
         }
         tx.prepare_cached("UPDATE entries SET story_id = ?1 WHERE story_id = ?2")?
             .execute(params![survivor, old])?;
