@@ -81,6 +81,19 @@ async fn corrected_headline_updates_the_entry_and_keeps_first_seen() {
         .await;
     let h = Harness::new("", &[source("afintl", &format!("{}/rss", server.uri()))]);
     h.cycle().await;
+    let search = |words: &str| {
+        h.with_store(|s| {
+            s.search(&roundup::store::SearchQuery {
+                text: words,
+                since: None,
+                sources: &[],
+                limit: 10,
+            })
+            .unwrap()
+        })
+    };
+    // Indexes the first version (search brings the index up to date).
+    assert_eq!(search("claims").len(), 1);
     let before = build_digest(&h);
     let first_seen = before
         .stories()
@@ -101,19 +114,8 @@ async fn corrected_headline_updates_the_entry_and_keeps_first_seen() {
         .expect("corrected headline shown");
     assert_eq!(story.first_seen, first_seen);
     assert_eq!(h.with_store(|s| s.entry_count("afintl").unwrap()), 3);
-    // The search index follows the edit: the new headline's word is found, the old
-    // one's is gone, and the index agrees with the stored entries.
-    let search = |words: &str| {
-        h.with_store(|s| {
-            s.search(&roundup::store::SearchQuery {
-                text: words,
-                since: None,
-                sources: &[],
-                limit: 10,
-            })
-            .unwrap()
-        })
-    };
+    // The search index follows the edit of an indexed entry: the new headline's word is
+    // found, the old one's is gone, and the index agrees with the stored entries.
     assert_eq!(search("claim").len(), 1);
     assert!(search("claims").is_empty());
     assert_eq!(h.with_store(|s| s.integrity_check().unwrap()), "ok");
@@ -235,4 +237,80 @@ fn matching_stories_finds_the_story_a_copy_would_join_without_writing() {
         store.matching_stories(&near, policy, later).unwrap(),
         [None]
     );
+}
+
+#[test]
+fn the_search_index_catches_up_and_survives_purges_and_reused_ids() {
+    use roundup::store::{SearchQuery, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let config_path = crate::common::write_config(dir.path(), "", &demo_sources());
+    let config = roundup::config::load(&config_path).unwrap();
+    let mut store = Store::open(&config.database).unwrap();
+    let now = chrono::Utc::now();
+    store.sync_sources(&config.sources, now).unwrap();
+    let items = |file: &str| {
+        let url = url::Url::from_file_path(fixture(file)).unwrap();
+        let feed =
+            roundup::parse::parse_feed(&std::fs::read(fixture(file)).unwrap(), &url).unwrap();
+        roundup::normalize::normalize_feed(&feed, &url, now)
+    };
+    let meta = roundup::fetch::ResponseMeta {
+        status: 200,
+        etag: None,
+        last_modified: None,
+        content_type: None,
+        final_url: url::Url::parse("https://example.org/feed").unwrap(),
+        max_age: None,
+        permanent_redirect: None,
+    };
+    let policy = config.dedup.policy();
+    let (amu, afintl) = (items("feeds/amu.xml"), items("feeds/afintl.xml"));
+    store
+        .store_fetch("amu", &meta, None, &amu, policy, now)
+        .unwrap();
+    store
+        .store_fetch("afintl", &meta, None, &afintl, policy, now)
+        .unwrap();
+    let hits = |store: &Store, words: &str| {
+        store
+            .search(&SearchQuery {
+                text: words,
+                since: None,
+                sources: &[],
+                limit: 10,
+            })
+            .unwrap()
+            .len()
+    };
+    // Storing left the index behind; the first search catches up with every entry.
+    assert_eq!(
+        store.update_search_index().unwrap(),
+        amu.len() + afintl.len()
+    );
+    assert_eq!(store.update_search_index().unwrap(), 0);
+    assert_eq!(hits(&store, "Badakhshan"), 1);
+    // Purging the newest entries frees their ids; stored again, the entries reuse ids
+    // the index already covers, so they are indexed in their own transaction.
+    store.purge_source("afintl").unwrap();
+    assert_eq!(hits(&store, "Badakhshan"), 0);
+    store.sync_sources(&config.sources, now).unwrap();
+    store
+        .store_fetch("afintl", &meta, None, &afintl, policy, now)
+        .unwrap();
+    assert_eq!(store.update_search_index().unwrap(), 0);
+    assert_eq!(hits(&store, "Badakhshan"), 1);
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+    // Purging entries the index never covered leaves it consistent too.
+    store
+        .store_fetch(
+            "kabulnow",
+            &meta,
+            None,
+            &items("feeds/kabulnow.atom"),
+            policy,
+            now,
+        )
+        .unwrap();
+    store.purge_source("kabulnow").unwrap();
+    assert_eq!(store.integrity_check().unwrap(), "ok");
 }

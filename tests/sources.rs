@@ -372,6 +372,14 @@ fn enable_disable_and_remove_with_and_without_purge() {
             .unwrap()
     };
     let stories_before = sql("SELECT count(*) FROM stories");
+    // `fetch` leaves the search index behind; `search` brings it up to date first.
+    assert_eq!(
+        sql("SELECT count(*) FROM entries_fts WHERE entries_fts MATCH 'Muttaqi'"),
+        0
+    );
+    run(&config, &["search", "Muttaqi"])
+        .success()
+        .stdout(predicate::str::contains("Muttaqi"));
     assert!(sql("SELECT count(*) FROM entries_fts WHERE entries_fts MATCH 'Muttaqi'") > 0);
     run(&config, &["sources", "remove", "amu", "--purge"])
         .success()

@@ -100,6 +100,16 @@ impl Runner for PipelineRunner {
             cancel: &cancel,
         };
         let report = pipeline::refresh_source(&source, state, deps).await;
+        if matches!(report.outcome, SourceOutcome::Stored { report, .. } if report.new > 0) {
+            // Storing leaves the search index behind (migration 0009); the daemon brings
+            // it up to date at once, so `roundup search` is current even for a user who
+            // can only read the database.
+            let indexed =
+                pipeline::with_store(&self.store, |s| s.update_search_index().map(|_| ())).await;
+            if let Err(e) = indexed {
+                warn!(source_id = %source.id, "cannot update the search index: {e}");
+            }
+        }
         match report.outcome {
             SourceOutcome::NotModified { min_interval }
             | SourceOutcome::Stored { min_interval, .. } => FetchResult::Ok { min_interval },

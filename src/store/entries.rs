@@ -141,7 +141,7 @@ impl Store {
         if prune {
             prune_bands(&tx, window)?;
         }
-        let mut fts = FtsChanges::default();
+        let mut fts = FtsChanges::load(&tx)?;
         let reports = writes
             .iter()
             .map(|w| write_fetch(&tx, w, window, &mut fts))
@@ -246,6 +246,13 @@ impl Store {
     }
 }
 
+/// Entries with ids up to this are in the search index (migration 0009).
+pub(super) fn indexed_upto(tx: &Connection) -> Result<i64> {
+    Ok(tx
+        .prepare_cached("SELECT indexed_upto FROM search_state WHERE id = 1")?
+        .query_row([], |r| r.get(0))?)
+}
+
 /// One fetch's entries and fetch state, inside the caller's transaction.
 fn write_fetch<'a>(
     tx: &Connection,
@@ -277,8 +284,13 @@ fn write_fetch<'a>(
 /// it commits. FTS5 flushes its pending postings to a new segment whenever a statement
 /// journal opens or rowids go backwards, so writing them row by row (as triggers did
 /// before migration 0007) made one segment per entry.
-#[derive(Default)]
+///
+/// Only entries the index already covers (ids up to `search_state.indexed_upto`,
+/// migration 0009) are changed here: an edit replaces their postings, and a new entry
+/// that reuses a covered id (after a purge freed it) is indexed at once. Newer entries
+/// are indexed later, as stored then, by [`Store::update_search_index`].
 struct FtsChanges<'a> {
+    indexed_upto: i64,
     by_entry: BTreeMap<i64, FtsChange<'a>>,
 }
 
@@ -291,6 +303,18 @@ struct FtsChange<'a> {
 }
 
 impl<'a> FtsChanges<'a> {
+    fn load(tx: &Connection) -> Result<Self> {
+        Ok(FtsChanges {
+            indexed_upto: indexed_upto(tx)?,
+            by_entry: BTreeMap::new(),
+        })
+    }
+
+    /// Whether the index covers `entry` (its postings must follow its edits).
+    fn covers(&self, entry: i64) -> bool {
+        entry <= self.indexed_upto
+    }
+
     /// Whether `entry` is untouched so far in this transaction, so that its indexed
     /// text is still the stored one.
     fn untouched(&self, entry: i64) -> bool {
@@ -351,15 +375,17 @@ fn upsert_entry<'a>(
             return Ok(());
         }
         Some((entry_id, story_id, _)) => {
-            let old = if fts.untouched(entry_id) {
-                Some(
-                    tx.prepare_cached("SELECT title, summary FROM entries WHERE id = ?1")?
-                        .query_row([entry_id], |r| Ok((r.get(0)?, r.get(1)?)))?,
-                )
-            } else {
-                None
-            };
-            fts.index(entry_id, old, item);
+            if fts.covers(entry_id) {
+                let old = if fts.untouched(entry_id) {
+                    Some(
+                        tx.prepare_cached("SELECT title, summary FROM entries WHERE id = ?1")?
+                            .query_row([entry_id], |r| Ok((r.get(0)?, r.get(1)?)))?,
+                    )
+                } else {
+                    None
+                };
+                fts.index(entry_id, old, item);
+            }
             tx.prepare_cached(
                 "UPDATE entries SET title = ?2, link = ?3, canonical_url = ?4, published = ?5,
                      updated = ?6, summary = ?7, content_html = ?8, content_hash = ?9,
@@ -417,7 +443,10 @@ fn upsert_entry<'a>(
                 item.content_hash,
                 to_ts(now)
             ])?;
-            fts.index(tx.last_insert_rowid(), None, item);
+            let entry_id = tx.last_insert_rowid();
+            if fts.covers(entry_id) {
+                fts.index(entry_id, None, item);
+            }
             report.new += 1;
             story_id
         }

@@ -14,6 +14,7 @@ const MIGRATIONS: &[M<'static>] = &[
         "../../migrations/0007_search_sync_in_code.sql"
     )),
     M::up(include_str!("../../migrations/0008_compact_bands.sql")),
+    M::up(include_str!("../../migrations/0009_search_catch_up.sql")),
 ];
 
 /// The schema migrations, in order.

@@ -165,7 +165,9 @@ impl Store {
         if pages != "ok" {
             return Ok(pages);
         }
-        // With rank 1, FTS5 also compares the index with the external content table.
+        // With rank 1, FTS5 also compares the index with the external content table,
+        // which must then be fully indexed.
+        self.update_search_index()?;
         Ok(
             match self.conn.execute(
                 "INSERT INTO entries_fts (entries_fts, rank) VALUES ('integrity-check', 1)",

@@ -77,11 +77,47 @@ pub fn fts_query(text: &str) -> Option<String> {
 }
 
 impl Store {
-    /// Stories whose entries match `query`, best first (bm25), one hit per story.
+    /// Adds the entries stored since the search index was last brought up to date, in
+    /// id order, in one transaction (migration 0009: storing a fetch leaves this for
+    /// later). Returns how many were added.
     ///
     /// # Errors
-    /// On any SQLite failure.
+    /// On any SQLite failure (a read-only database, a lock held past the busy timeout);
+    /// the index is then unchanged.
+    pub fn update_search_index(&self) -> Result<usize> {
+        let tx = rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )?;
+        let upto = super::entries::indexed_upto(&tx)?;
+        let added = tx.execute(
+            "INSERT INTO entries_fts (rowid, title, summary)
+             SELECT id, title, summary FROM entries WHERE id > ?1 ORDER BY id",
+            [upto],
+        )?;
+        if added > 0 {
+            tx.execute(
+                "UPDATE search_state
+                 SET indexed_upto = max(?1, (SELECT COALESCE(max(id), 0) FROM entries))
+                 WHERE id = 1",
+                [upto],
+            )?;
+        }
+        tx.commit()?;
+        Ok(added)
+    }
+
+    /// Stories whose entries match `query`, best first (bm25), one hit per story. The
+    /// search index is first brought up to date ([`Store::update_search_index`]); if
+    /// that fails (a read-only database), the search runs on the index as it is and
+    /// says so in a warning.
+    ///
+    /// # Errors
+    /// On any SQLite failure of the search itself.
     pub fn search(&self, query: &SearchQuery<'_>) -> Result<Vec<SearchHit>> {
+        if let Err(e) = self.update_search_index() {
+            tracing::warn!(error = %e, "search index not brought up to date; recent entries may be missing");
+        }
         let Some(fts) = fts_query(query.text) else {
             return Ok(Vec::new());
         };
