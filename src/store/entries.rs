@@ -504,11 +504,15 @@ const MAX_CANDIDATES: usize = 32;
 const MAX_ENTRIES_COMPARED: usize = 8;
 
 /// Candidate lookup: stories sharing any band key, from the oldest story in the window
-/// on. One primary-key seek per band; no join, sort or temporary table (the caller
-/// dedupes and orders the few rows found).
+/// on. One primary-key seek per band, written out as a UNION ALL of single-key selects:
+/// `band IN (…)` made SQLite build and walk a temporary index of the keys first. No
+/// join or sort either (the caller dedupes and orders the few rows found).
 static CANDIDATES_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    let marks = vec!["?"; minhash::BANDS].join(", ");
-    format!("SELECT story_id FROM lsh_bands WHERE band IN ({marks}) AND story_id >= ?")
+    let window = minhash::BANDS + 1;
+    (1..=minhash::BANDS)
+        .map(|b| format!("SELECT story_id FROM lsh_bands WHERE band = ?{b} AND story_id >= ?{window}"))
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ")
 });
 
 /// The first story id inside the near-duplicate matching window before `now`: the story
@@ -535,8 +539,10 @@ fn find_near_duplicate(tx: &Connection, item: &Item, window: i64) -> Result<Opti
         return Ok(None);
     }
     let mut stmt = tx.prepare_cached(&CANDIDATES_SQL)?;
-    let args = item
-        .bands
+    // In key order, so consecutive seeks share the upper pages of the index.
+    let mut bands = item.bands.clone();
+    bands.sort_unstable();
+    let args = bands
         .iter()
         .map(|b| b as &dyn rusqlite::ToSql)
         .chain(std::iter::once(&window as &dyn rusqlite::ToSql));
