@@ -30,17 +30,20 @@ pub const CONTAINMENT_THRESHOLD: f64 = 0.8;
 /// Smallest text that may match by containment alone.
 pub const MIN_CONTAINED_SHINGLES: usize = 25;
 
-/// Sorted, deduplicated shingle hashes of a token sequence.
-pub fn shingles(tokens: &[String]) -> Vec<u64> {
+/// Sorted, deduplicated shingle hashes of a token sequence: xxh3 of each run of
+/// [`SHINGLE_WORDS`] tokens, each followed by a space.
+pub fn shingles<S: AsRef<str>>(tokens: &[S]) -> Vec<u64> {
     let mut out: Vec<u64> = if tokens.len() < SHINGLE_WORDS {
         Vec::new()
     } else {
+        // One buffer for every shingle (this runs for every word of every item).
+        let mut joined = String::new();
         tokens
             .windows(SHINGLE_WORDS)
             .map(|w| {
-                let mut joined = String::with_capacity(w.iter().map(|t| t.len() + 1).sum());
+                joined.clear();
                 for t in w {
-                    joined.push_str(t);
+                    joined.push_str(t.as_ref());
                     joined.push(' ');
                 }
                 xxh3_64(joined.as_bytes())

@@ -39,25 +39,37 @@ const MIN_FINGERPRINT_WORDS: usize = 12;
 /// Fingerprint of the normalised title and text (boilerplate dropped), or `None` when
 /// there are too few words for the fingerprint to identify a story.
 pub fn text_fingerprint(title: &str, text: &str) -> Option<String> {
-    fingerprint_of(&text::tokens(title), &text::tokens(text))
+    text_keys(title, text).0
 }
 
-fn fingerprint_of(title: &[String], text: &[String]) -> Option<String> {
+/// BLAKE3 of the title's words joined by spaces, a newline, and the text's words.
+fn fingerprint_of(title: &[&str], text: &[&str]) -> Option<String> {
     if title.len() + text.len() < MIN_FINGERPRINT_WORDS {
         return None;
     }
     let mut h = blake3::Hasher::new();
-    h.update(title.join(" ").as_bytes());
+    hash_joined(&mut h, title);
     h.update(b"\n");
-    h.update(text.join(" ").as_bytes());
+    hash_joined(&mut h, text);
     Some(h.finalize().to_hex()[..32].to_owned())
+}
+
+/// Feeds `words` joined by single spaces to `h`, without building the joined string.
+fn hash_joined(h: &mut blake3::Hasher, words: &[&str]) {
+    for (i, w) in words.iter().enumerate() {
+        if i > 0 {
+            h.update(b" ");
+        }
+        h.update(w.as_bytes());
+    }
 }
 
 /// The shingle set of an entry's title and text, for near-duplicate matching.
 pub fn entry_shingles(title: &str, text: &str) -> Vec<u64> {
-    let mut tokens = text::tokens(title);
-    tokens.extend(text::tokens(text));
-    minhash::shingles(&tokens)
+    let (title, text) = (text::Normalized::new(title), text::Normalized::new(text));
+    let mut words = title.words();
+    words.extend(text.words());
+    minhash::shingles(&words)
 }
 
 /// The LSH band keys of an entry's title and text (empty when the text is too short).
@@ -69,11 +81,12 @@ pub fn entry_bands(title: &str, text: &str) -> Vec<i64> {
 
 /// [`text_fingerprint`] and [`entry_shingles`] together, normalising the text once.
 pub fn text_keys(title: &str, text: &str) -> (Option<String>, Vec<u64>) {
-    let mut tokens = text::tokens(title);
-    let body = text::tokens(text);
-    let fingerprint = fingerprint_of(&tokens, &body);
-    tokens.extend(body);
-    (fingerprint, minhash::shingles(&tokens))
+    let (title, text) = (text::Normalized::new(title), text::Normalized::new(text));
+    let mut words = title.words();
+    let body = text.words();
+    let fingerprint = fingerprint_of(&words, &body);
+    words.extend(body);
+    (fingerprint, minhash::shingles(&words))
 }
 
 /// Which entry represents a story (its title and link in digests).
@@ -132,5 +145,33 @@ mod tests {
             a,
             "boilerplate does not change the fingerprint"
         );
+    }
+}
+
+#[cfg(test)]
+mod pinned {
+    use super::*;
+
+    /// Stored keys (fingerprints, band keys) must never change between releases: a
+    /// change would stop matching against stories stored before it.
+    #[test]
+    fn keys_of_a_known_text_never_change() {
+        let title = "Russia Wants Taliban To Participate In SCO Meetings, Claims Group";
+        let text = "By Staff | The Taliban on Monday claimed that Sergei Shoigu, secretary of \
+                    the Russian Security Council, wants Afghanistan to return as an observer \
+                    member of the Shanghai Cooperation Organisation. Read more";
+        let (fingerprint, shingles) = text_keys(title, text);
+        let bands = minhash::band_keys(&minhash::signature(&shingles).unwrap());
+        assert_eq!(
+            fingerprint.as_deref(),
+            Some("7072e64f4597d2087d5602896621710e")
+        );
+        assert_eq!(shingles.len(), 37);
+        assert_eq!(
+            shingles[..3],
+            [290691817523772697, 569805720263898781, 655353917760688842]
+        );
+        assert_eq!(bands[..4], [1473256303, 1015464927, 1179239196, 2063383256]);
+        assert_eq!(shingles, entry_shingles(title, text));
     }
 }

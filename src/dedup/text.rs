@@ -107,24 +107,53 @@ fn push_words(out: &mut String, chars: impl Iterator<Item = char>) {
 /// Word tokens of `text` for matching, with boilerplate removed: a leading byline
 /// ("By Jane Doe |") and trailing or leading boilerplate phrases.
 pub fn tokens(text: &str) -> Vec<String> {
-    let normalized = normalize_for_matching(strip_byline(text));
-    let mut words: Vec<&str> = normalized.split(' ').filter(|w| !w.is_empty()).collect();
-    loop {
-        let before = words.len();
-        for phrase in TAIL_BOILERPLATE {
-            let p: Vec<&str> = phrase.split(' ').collect();
-            if words.ends_with(&p) {
-                words.truncate(words.len() - p.len());
-            }
-            if words.starts_with(&p) {
-                words.drain(..p.len());
-            }
-        }
-        if words.len() == before {
-            break;
-        }
+    Normalized::new(text)
+        .words()
+        .into_iter()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// [`TAIL_BOILERPLATE`], each phrase split into words once.
+static BOILERPLATE_WORDS: std::sync::LazyLock<Vec<Vec<&'static str>>> =
+    std::sync::LazyLock::new(|| {
+        TAIL_BOILERPLATE
+            .iter()
+            .map(|p| p.split(' ').collect())
+            .collect()
+    });
+
+/// A text normalised for matching; [`Normalized::words`] borrows its tokens from it, so
+/// tokenising allocates one string per text rather than one per word.
+#[derive(Debug, Clone)]
+pub struct Normalized(String);
+
+impl Normalized {
+    /// Normalises `text` (byline dropped, see [`normalize_for_matching`]).
+    pub fn new(text: &str) -> Normalized {
+        Normalized(normalize_for_matching(strip_byline(text)))
     }
-    words.into_iter().map(str::to_owned).collect()
+
+    /// The word tokens, boilerplate phrases removed from both ends (the same words as
+    /// [`tokens`]).
+    pub fn words(&self) -> Vec<&str> {
+        let mut words: Vec<&str> = self.0.split(' ').filter(|w| !w.is_empty()).collect();
+        loop {
+            let before = words.len();
+            for p in BOILERPLATE_WORDS.iter() {
+                if words.ends_with(p) {
+                    words.truncate(words.len() - p.len());
+                }
+                if words.starts_with(p) {
+                    words.drain(..p.len());
+                }
+            }
+            if words.len() == before {
+                break;
+            }
+        }
+        words
+    }
 }
 
 /// Drops a byline at the very start: "By Jane Doe", "By Jane Doe |", "Jane Doe, Reuters —"
