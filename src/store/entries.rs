@@ -510,7 +510,9 @@ const MAX_ENTRIES_COMPARED: usize = 8;
 static CANDIDATES_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let window = minhash::BANDS + 1;
     (1..=minhash::BANDS)
-        .map(|b| format!("SELECT story_id FROM lsh_bands WHERE band = ?{b} AND story_id >= ?{window}"))
+        .map(|b| {
+            format!("SELECT story_id FROM lsh_bands WHERE band = ?{b} AND story_id >= ?{window}")
+        })
         .collect::<Vec<_>>()
         .join(" UNION ALL ")
 });
