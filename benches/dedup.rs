@@ -1,7 +1,8 @@
 //! Candidate lookup + merge latency per entry with 10k, 100k and 1M stored stories.
 //!
-//! `cargo bench --bench dedup` (set ROUNDUP_BENCH_SIZES=10000,100000 to skip 1M, and
-//! ROUNDUP_BENCH_BATCH=1000 for 1 000-entry transactions).
+//! `cargo bench --bench dedup` (set ROUNDUP_BENCH_SIZES=10000,100000 to skip 1M,
+//! ROUNDUP_BENCH_BATCH=1000 for 1 000-entry transactions, and ROUNDUP_BENCH_NO_LSH=1 for
+//! entries without LSH band keys, to see the near-duplicate share of the ingest).
 //!
 //! Two measurements per size. `dedup_lookup_per_entry`: finding the story an entry
 //! joins (exact keys, LSH candidates, exact verification) without writing, for the same
@@ -45,9 +46,15 @@ fn words(seed: u64) -> Vec<String> {
 
 fn item(key: &str, title: &str, text: &str) -> Item {
     let shingles = dedup::entry_shingles(title, text);
-    let bands = minhash::signature(&shingles)
-        .map(|s| minhash::band_keys(&s))
-        .unwrap_or_default();
+    // ROUNDUP_BENCH_NO_LSH: items without band keys (no near-duplicate lookup, no band
+    // index writes), to measure what the rest of an entry's write costs.
+    let bands = if std::env::var_os("ROUNDUP_BENCH_NO_LSH").is_some() {
+        Vec::new()
+    } else {
+        minhash::signature(&shingles)
+            .map(|s| minhash::band_keys(&s))
+            .unwrap_or_default()
+    };
     Item {
         entry_key: key.to_owned(),
         title: title.to_owned(),
