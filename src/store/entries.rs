@@ -141,6 +141,7 @@ impl Store {
         if prune {
             prune_bands(&tx, window)?;
         }
+        fold_recent_bands(&tx, window, RECENT_BANDS_MAX)?;
         let mut fts = FtsChanges::load(&tx)?;
         let reports = writes
             .iter()
@@ -467,13 +468,13 @@ static ADD_BANDS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| 
         .map(|b| format!("(?{b}, ?{story})"))
         .collect();
     format!(
-        "INSERT OR IGNORE INTO lsh_bands (band, story_id) VALUES {}",
+        "INSERT OR IGNORE INTO lsh_recent (band, story_id) VALUES {}",
         rows.join(", ")
     )
 });
 
-/// Adds one text's band keys to `story` (one statement rather than one per key: the
-/// statement overhead was a measurable part of each entry's write).
+/// Adds one text's band keys to `story`, in the small `lsh_recent` table (migration
+/// 0010), in one statement.
 fn add_bands(tx: &Connection, bands: &[i64], story: i64) -> Result<()> {
     if bands.len() != minhash::BANDS {
         return Ok(());
@@ -493,9 +494,37 @@ fn add_bands(tx: &Connection, bands: &[i64], story: i64) -> Result<()> {
 /// stored. The table has no index on `story_id` (migration 0008), so this is one scan
 /// of it, at most hourly.
 fn prune_bands(tx: &Connection, window: i64) -> Result<usize> {
-    Ok(tx
-        .prepare_cached("DELETE FROM lsh_bands WHERE story_id < ?1")?
-        .execute([window])?)
+    let mut pruned = 0;
+    for sql in [
+        "DELETE FROM lsh_bands WHERE story_id < ?1",
+        "DELETE FROM lsh_recent WHERE story_id < ?1",
+    ] {
+        pruned += tx.prepare_cached(sql)?.execute([window])?;
+    }
+    Ok(pruned)
+}
+
+/// Band keys held in `lsh_recent` before they are moved into `lsh_bands` (about 2 000
+/// entries' worth, ~230 pages). Larger amortises each move over more entries but makes
+/// every commit write more of the small table's pages.
+const RECENT_BANDS_MAX: i64 = 48_000;
+
+/// When `lsh_recent` holds at least `max` keys, moves those still in the window into
+/// `lsh_bands` in key order (one pass over the large index) and empties it.
+fn fold_recent_bands(tx: &Connection, window: i64, max: i64) -> Result<bool> {
+    let held: i64 = tx
+        .prepare_cached("SELECT count(*) FROM lsh_recent")?
+        .query_row([], |r| r.get(0))?;
+    if held < max || held == 0 {
+        return Ok(false);
+    }
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO lsh_bands (band, story_id)
+         SELECT band, story_id FROM lsh_recent WHERE story_id >= ?1 ORDER BY band, story_id",
+    )?
+    .execute([window])?;
+    tx.prepare_cached("DELETE FROM lsh_recent")?.execute([])?;
+    Ok(true)
 }
 
 /// Most candidate stories verified per entry (newest first); bounds the worst case.
@@ -504,14 +533,17 @@ const MAX_CANDIDATES: usize = 32;
 const MAX_ENTRIES_COMPARED: usize = 8;
 
 /// Candidate lookup: stories sharing any band key, from the oldest story in the window
-/// on. One primary-key seek per band, written out as a UNION ALL of single-key selects:
-/// `band IN (…)` made SQLite build and walk a temporary index of the keys first. No
-/// join or sort either (the caller dedupes and orders the few rows found).
+/// on, in both band tables. One primary-key seek per band and table, written out as a
+/// UNION ALL of single-key selects: `band IN (…)` made SQLite build and walk a temporary
+/// index of the keys first. No join or sort either (the caller dedupes and orders the
+/// few rows found).
 static CANDIDATES_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
     let window = minhash::BANDS + 1;
     (1..=minhash::BANDS)
-        .map(|b| {
-            format!("SELECT story_id FROM lsh_bands WHERE band = ?{b} AND story_id >= ?{window}")
+        .flat_map(|b| {
+            ["lsh_bands", "lsh_recent"].map(|table| {
+                format!("SELECT story_id FROM {table} WHERE band = ?{b} AND story_id >= ?{window}")
+            })
         })
         .collect::<Vec<_>>()
         .join(" UNION ALL ")
@@ -635,4 +667,108 @@ fn merge_stories(tx: &Connection, target: i64, others: &[i64]) -> Result<i64> {
             .execute([old])?;
     }
     Ok(survivor)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fetch::ResponseMeta;
+
+    fn item(key: &str, title: &str, text: &str) -> Item {
+        let shingles = dedup::entry_shingles(title, text);
+        Item {
+            entry_key: key.to_owned(),
+            title: title.to_owned(),
+            link: None,
+            canonical_url: None,
+            published: None,
+            updated: None,
+            summary: text.to_owned(),
+            content_html: None,
+            text_fingerprint: None,
+            content_hash: key.to_owned(),
+            bands: dedup::entry_bands(title, text),
+            shingles,
+        }
+    }
+
+    fn count(store: &Store, table: &str) -> i64 {
+        store
+            .conn
+            .query_row(&format!("SELECT count(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    }
+
+    const SCO: &str = "The Taliban on Monday claimed that Sergei Shoigu, secretary of the \
+        Russian Security Council, wants Afghanistan to return as an observer member of the \
+        Shanghai Cooperation Organisation, and called for a meaningful presence in regional \
+        meetings although the group had not been invited.";
+    const ECO: &str = "Iran, which holds the presidency of the Economic Cooperation \
+        Organisation, said on Tuesday that the Taliban foreign minister has not been invited \
+        to the organisation's ministerial meeting in Mashhad next week, where transit \
+        corridors and energy will be discussed.";
+
+    #[test]
+    fn band_keys_move_to_the_large_index_and_are_found_in_both() {
+        let mut store = Store::open_in_memory().unwrap();
+        let config = crate::config::parse_str(
+            "[[sources]]\nid = \"a\"\nurl = \"https://a.example/feed\"\n",
+            std::path::Path::new("/t/roundup.toml"),
+        )
+        .unwrap();
+        let now = Utc::now();
+        store.sync_sources(&config.sources, now).unwrap();
+        let policy = config.dedup.policy();
+        let meta = ResponseMeta {
+            status: 200,
+            etag: None,
+            last_modified: None,
+            content_type: None,
+            final_url: url::Url::parse("https://a.example/feed").unwrap(),
+            max_age: None,
+            permanent_redirect: None,
+        };
+        let store_item = |store: &mut Store, it: Item| {
+            store
+                .store_fetch("a", &meta, None, &[it], policy, now)
+                .unwrap();
+        };
+        store_item(&mut store, item("sco", "Russia wants Taliban at SCO", SCO));
+        let sco = store.story_of("a", "sco").unwrap().unwrap();
+        assert_eq!(
+            (count(&store, "lsh_recent"), count(&store, "lsh_bands")),
+            (minhash::BANDS as i64, 0)
+        );
+        {
+            let tx = store.conn.transaction().unwrap();
+            assert!(
+                !fold_recent_bands(&tx, 0, 1_000).unwrap(),
+                "below the limit"
+            );
+            assert!(fold_recent_bands(&tx, 0, 1).unwrap());
+            tx.commit().unwrap();
+        }
+        assert_eq!(
+            (count(&store, "lsh_recent"), count(&store, "lsh_bands")),
+            (0, minhash::BANDS as i64)
+        );
+        store_item(&mut store, item("eco", "ECO meets in Mashhad", ECO));
+        let eco = store.story_of("a", "eco").unwrap().unwrap();
+        // Trimmed copies under new headlines: one found in the large index, one in the
+        // recent table, each its own story.
+        let trim = |t: &str| t.rsplit_once(',').unwrap().0.to_owned();
+        let copies = [
+            item("sco2", "Shoigu in Kabul", &trim(SCO)),
+            item("eco2", "Taliban not invited", &trim(ECO)),
+        ];
+        assert_eq!(
+            store.matching_stories(&copies, policy, now).unwrap(),
+            [Some(sco), Some(eco)]
+        );
+        // Outside the window both tables are pruned.
+        let tx = store.conn.transaction().unwrap();
+        assert_eq!(prune_bands(&tx, eco + 1).unwrap(), 2 * minhash::BANDS);
+        tx.commit().unwrap();
+        assert_eq!(count(&store, "lsh_recent") + count(&store, "lsh_bands"), 0);
+    }
 }

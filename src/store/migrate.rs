@@ -15,6 +15,7 @@ const MIGRATIONS: &[M<'static>] = &[
     )),
     M::up(include_str!("../../migrations/0008_compact_bands.sql")),
     M::up(include_str!("../../migrations/0009_search_catch_up.sql")),
+    M::up(include_str!("../../migrations/0010_recent_bands.sql")),
 ];
 
 /// The schema migrations, in order.
