@@ -10,6 +10,45 @@ use crate::common::{Harness, demo_sources, fixture, source};
 const SEED_TITLE: &str = "Russia Wants Taliban To Participate In SCO Meetings, Claims Group";
 const ECO_TITLE: &str = "Iran Says Taliban Foreign Minister Not Invited To ECO Meeting In Mashhad";
 
+/// The demo sources' config and a fresh database with them, for tests that call the
+/// store directly.
+struct StoreFixture {
+    config: roundup::config::Config,
+    store: roundup::store::Store,
+    now: chrono::DateTime<chrono::Utc>,
+}
+
+impl StoreFixture {
+    fn new(dir: &std::path::Path) -> StoreFixture {
+        let config_path = crate::common::write_config(dir, "", &demo_sources());
+        let config = roundup::config::load(&config_path).unwrap();
+        let mut store = roundup::store::Store::open(&config.database).unwrap();
+        let now = chrono::Utc::now();
+        store.sync_sources(&config.sources, now).unwrap();
+        StoreFixture { config, store, now }
+    }
+}
+
+/// A fixture feed parsed and normalised as a fetch at `now` would.
+fn fixture_items(file: &str, now: chrono::DateTime<chrono::Utc>) -> Vec<roundup::model::Item> {
+    let url = url::Url::from_file_path(fixture(file)).unwrap();
+    let feed = roundup::parse::parse_feed(&std::fs::read(fixture(file)).unwrap(), &url).unwrap();
+    roundup::normalize::normalize_feed(&feed, &url, now)
+}
+
+/// A 200 response's metadata.
+fn response_meta(etag: Option<&str>) -> roundup::fetch::ResponseMeta {
+    roundup::fetch::ResponseMeta {
+        status: 200,
+        etag: etag.map(str::to_owned),
+        last_modified: None,
+        content_type: None,
+        final_url: url::Url::parse("https://example.org/feed").unwrap(),
+        max_age: None,
+        permanent_redirect: None,
+    }
+}
+
 fn build_digest(h: &Harness) -> digest::Digest {
     let now = chrono::Utc::now() + chrono::Duration::seconds(1);
     let window = Window::ending(now, std::time::Duration::from_secs(86_400), chrono_tz::UTC);
@@ -123,28 +162,15 @@ async fn corrected_headline_updates_the_entry_and_keeps_first_seen() {
 
 #[test]
 fn a_group_commit_keeps_each_feed_all_or_nothing() {
-    use roundup::store::{FetchWrite, Store};
+    use roundup::store::FetchWrite;
     let dir = tempfile::tempdir().unwrap();
-    let config_path = crate::common::write_config(dir.path(), "", &demo_sources());
-    let config = roundup::config::load(&config_path).unwrap();
-    let mut store = Store::open(&config.database).unwrap();
-    let now = chrono::Utc::now();
-    store.sync_sources(&config.sources, now).unwrap();
-    let items = |file: &str| {
-        let url = url::Url::from_file_path(fixture(file)).unwrap();
-        let feed =
-            roundup::parse::parse_feed(&std::fs::read(fixture(file)).unwrap(), &url).unwrap();
-        roundup::normalize::normalize_feed(&feed, &url, now)
-    };
-    let meta = roundup::fetch::ResponseMeta {
-        status: 200,
-        etag: Some("\"v1\"".to_owned()),
-        last_modified: None,
-        content_type: None,
-        final_url: url::Url::parse("https://example.org/feed").unwrap(),
-        max_age: None,
-        permanent_redirect: None,
-    };
+    let StoreFixture {
+        config,
+        mut store,
+        now,
+    } = StoreFixture::new(dir.path());
+    let items = |file: &str| fixture_items(file, now);
+    let meta = response_meta(Some("\"v1\""));
     let (a, amu) = (items("feeds/afintl.xml"), items("feeds/amu.xml"));
     let write = |source_id, items| FetchWrite {
         source_id,
@@ -178,28 +204,14 @@ fn a_group_commit_keeps_each_feed_all_or_nothing() {
 
 #[test]
 fn matching_stories_finds_the_story_a_copy_would_join_without_writing() {
-    use roundup::store::Store;
     let dir = tempfile::tempdir().unwrap();
-    let config_path = crate::common::write_config(dir.path(), "", &demo_sources());
-    let config = roundup::config::load(&config_path).unwrap();
-    let mut store = Store::open(&config.database).unwrap();
-    let now = chrono::Utc::now();
-    store.sync_sources(&config.sources, now).unwrap();
-    let items = |file: &str| {
-        let url = url::Url::from_file_path(fixture(file)).unwrap();
-        let feed =
-            roundup::parse::parse_feed(&std::fs::read(fixture(file)).unwrap(), &url).unwrap();
-        roundup::normalize::normalize_feed(&feed, &url, now)
-    };
-    let meta = roundup::fetch::ResponseMeta {
-        status: 200,
-        etag: None,
-        last_modified: None,
-        content_type: None,
-        final_url: url::Url::parse("https://example.org/feed").unwrap(),
-        max_age: None,
-        permanent_redirect: None,
-    };
+    let StoreFixture {
+        config,
+        mut store,
+        now,
+    } = StoreFixture::new(dir.path());
+    let items = |file: &str| fixture_items(file, now);
+    let meta = response_meta(None);
     let original = items("feeds/afintl.xml");
     store
         .store_fetch("afintl", &meta, None, &original, config.dedup.policy(), now)
@@ -243,26 +255,13 @@ fn matching_stories_finds_the_story_a_copy_would_join_without_writing() {
 fn the_search_index_catches_up_and_survives_purges_and_reused_ids() {
     use roundup::store::{SearchQuery, Store};
     let dir = tempfile::tempdir().unwrap();
-    let config_path = crate::common::write_config(dir.path(), "", &demo_sources());
-    let config = roundup::config::load(&config_path).unwrap();
-    let mut store = Store::open(&config.database).unwrap();
-    let now = chrono::Utc::now();
-    store.sync_sources(&config.sources, now).unwrap();
-    let items = |file: &str| {
-        let url = url::Url::from_file_path(fixture(file)).unwrap();
-        let feed =
-            roundup::parse::parse_feed(&std::fs::read(fixture(file)).unwrap(), &url).unwrap();
-        roundup::normalize::normalize_feed(&feed, &url, now)
-    };
-    let meta = roundup::fetch::ResponseMeta {
-        status: 200,
-        etag: None,
-        last_modified: None,
-        content_type: None,
-        final_url: url::Url::parse("https://example.org/feed").unwrap(),
-        max_age: None,
-        permanent_redirect: None,
-    };
+    let StoreFixture {
+        config,
+        mut store,
+        now,
+    } = StoreFixture::new(dir.path());
+    let items = |file: &str| fixture_items(file, now);
+    let meta = response_meta(None);
     let policy = config.dedup.policy();
     let (amu, afintl) = (items("feeds/amu.xml"), items("feeds/afintl.xml"));
     store
