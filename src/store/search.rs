@@ -85,6 +85,17 @@ impl Store {
     /// On any SQLite failure (a read-only database, a lock held past the busy timeout);
     /// the index is then unchanged.
     pub fn update_search_index(&self) -> Result<usize> {
+        // Read first: when the index is current (the daemon keeps it so), no write lock
+        // is taken, so searching a database one may only read works without a warning.
+        let behind: bool = self.conn.query_row(
+            "SELECT EXISTS (SELECT 1 FROM entries
+                            WHERE id > (SELECT indexed_upto FROM search_state WHERE id = 1))",
+            [],
+            |r| r.get(0),
+        )?;
+        if !behind {
+            return Ok(0);
+        }
         let tx = rusqlite::Transaction::new_unchecked(
             &self.conn,
             rusqlite::TransactionBehavior::Immediate,
