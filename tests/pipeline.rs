@@ -252,6 +252,73 @@ fn matching_stories_finds_the_story_a_copy_would_join_without_writing() {
 }
 
 #[test]
+fn near_duplicates_are_found_across_connections_and_after_a_rolled_back_group() {
+    use roundup::store::{FetchWrite, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let StoreFixture {
+        config,
+        mut store,
+        now,
+    } = StoreFixture::new(dir.path());
+    let policy = config.dedup.policy();
+    let items = |file: &str| fixture_items(file, now);
+    let meta = response_meta(None);
+    // A copy of an outlet's first item without its exact keys: only the band index
+    // can find its story.
+    let near = |file: &str| {
+        let mut item = items(file)[0].clone();
+        item.canonical_url = None;
+        item.text_fingerprint = None;
+        [item]
+    };
+    // This connection loads its view of the band index while nothing is stored.
+    assert_eq!(
+        store
+            .matching_stories(&near("feeds/afintl.xml"), policy, now)
+            .unwrap(),
+        [None]
+    );
+    // Another connection (a CLI fetch beside the daemon) stores the seed story, and
+    // this one finds it.
+    let original = items("feeds/afintl.xml");
+    let mut other = Store::open(&config.database).unwrap();
+    other
+        .store_fetch("afintl", &meta, None, &original, policy, now)
+        .unwrap();
+    let seed = other.story_of("afintl", &original[0].entry_key).unwrap();
+    assert!(seed.is_some());
+    assert_eq!(
+        store
+            .matching_stories(&near("feeds/afintl.xml"), policy, now)
+            .unwrap(),
+        [seed]
+    );
+    // A group that fails is rolled back and each feed written again: the good feed's
+    // band keys are stored, as a fresh connection sees.
+    let amu = items("feeds/amu.xml");
+    let write = |source_id, items| FetchWrite {
+        source_id,
+        meta: &meta,
+        redirect: None,
+        items,
+        now,
+    };
+    let results = store
+        .store_fetches(&[write("amu", &amu), write("ghost", &amu)], policy)
+        .unwrap();
+    assert!(results[0].is_ok() && results[1].is_err());
+    let eco = store.story_of("amu", &amu[0].entry_key).unwrap();
+    assert!(eco.is_some());
+    let mut fresh = Store::open(&config.database).unwrap();
+    assert_eq!(
+        fresh
+            .matching_stories(&near("feeds/amu.xml"), policy, now)
+            .unwrap(),
+        [eco]
+    );
+}
+
+#[test]
 fn the_search_index_catches_up_and_survives_purges_and_reused_ids() {
     use roundup::store::{SearchQuery, Store};
     let dir = tempfile::tempdir().unwrap();

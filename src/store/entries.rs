@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::bands::{BandCache, RECENT_BANDS_MAX};
 use super::sources::RedirectSeen;
 use super::{Result, Store, from_ts, to_ts};
 use crate::dedup::{self, KeyKind, MatchPolicy, minhash};
@@ -136,23 +137,27 @@ impl Store {
         let prune = self
             .last_prune
             .is_none_or(|t| now - t >= chrono::Duration::hours(1) || now < t);
-        let tx = self.conn.transaction()?;
-        let window = window_start(&tx, policy, earliest)?;
-        if prune {
-            prune_bands(&tx, window)?;
+        let written = write_transaction(
+            &mut self.conn,
+            &mut self.bands,
+            writes,
+            policy,
+            earliest,
+            prune,
+        );
+        match written {
+            Ok(reports) => {
+                if prune {
+                    self.last_prune = Some(now);
+                }
+                Ok(reports)
+            }
+            Err(e) => {
+                // The band cache may hold keys of the rolled-back transaction.
+                self.bands = None;
+                Err(e)
+            }
         }
-        fold_recent_bands(&tx, window, RECENT_BANDS_MAX)?;
-        let mut fts = FtsChanges::load(&tx)?;
-        let reports = writes
-            .iter()
-            .map(|w| write_fetch(&tx, w, window, &mut fts))
-            .collect::<Result<Vec<_>>>()?;
-        fts.apply(&tx)?;
-        tx.commit()?;
-        if prune {
-            self.last_prune = Some(now);
-        }
-        Ok(reports)
     }
 
     /// Every entry of every story first seen in `[start, end)`, grouped by story and
@@ -201,18 +206,22 @@ impl Store {
     /// # Errors
     /// On any SQLite failure.
     pub fn matching_stories(
-        &self,
+        &mut self,
         items: &[Item],
         policy: MatchPolicy,
         now: DateTime<Utc>,
     ) -> Result<Vec<Option<i64>>> {
-        let tx = self.conn.unchecked_transaction()?;
+        let tx = self.conn.transaction()?;
         let window = window_start(&tx, policy, now)?;
+        let lsh = Lsh {
+            cache: BandCache::current(&mut self.bands, &tx)?,
+            window,
+        };
         let found = items
             .iter()
             .map(|item| match find_stories(&tx, item)?.first() {
                 Some(&id) => Ok(Some(id)),
-                None => find_near_duplicate(&tx, item, window),
+                None => Ok(find_near_duplicate(&tx, item, &lsh)?.map(|(story, _)| story)),
             })
             .collect();
         tx.finish()?;
@@ -247,6 +256,41 @@ impl Store {
     }
 }
 
+/// The band index inside one write transaction: the connection's cache and the first
+/// story id of the matching window (from [`window_start`]).
+struct Lsh<'c> {
+    cache: &'c mut BandCache,
+    window: i64,
+}
+
+/// One write transaction for `writes` (see [`Store::store_fetches`]). On error the
+/// transaction is rolled back and `bands` may hold keys it added: the caller drops it.
+fn write_transaction(
+    conn: &mut Connection,
+    bands: &mut Option<BandCache>,
+    writes: &[FetchWrite<'_>],
+    policy: MatchPolicy,
+    earliest: DateTime<Utc>,
+    prune: bool,
+) -> Result<Vec<StoreReport>> {
+    let tx = conn.transaction()?;
+    let window = window_start(&tx, policy, earliest)?;
+    let cache = BandCache::current(bands, &tx)?;
+    if prune {
+        cache.prune(&tx, window)?;
+    }
+    cache.fold(&tx, window, RECENT_BANDS_MAX)?;
+    let mut lsh = Lsh { cache, window };
+    let mut fts = FtsChanges::load(&tx)?;
+    let reports = writes
+        .iter()
+        .map(|w| write_fetch(&tx, w, &mut lsh, &mut fts))
+        .collect::<Result<Vec<_>>>()?;
+    fts.apply(&tx)?;
+    tx.commit()?;
+    Ok(reports)
+}
+
 /// Entries with ids up to this are in the search index (migration 0009).
 pub(super) fn indexed_upto(tx: &Connection) -> Result<i64> {
     Ok(tx
@@ -258,12 +302,12 @@ pub(super) fn indexed_upto(tx: &Connection) -> Result<i64> {
 fn write_fetch<'a>(
     tx: &Connection,
     w: &FetchWrite<'a>,
-    window: i64,
+    lsh: &mut Lsh<'_>,
     fts: &mut FtsChanges<'a>,
 ) -> Result<StoreReport> {
     let mut report = StoreReport::default();
     for item in w.items {
-        upsert_entry(tx, w.source_id, item, window, w.now, &mut report, fts)?;
+        upsert_entry(tx, w.source_id, item, lsh, w.now, &mut report, fts)?;
     }
     tx.execute(
         "UPDATE fetch_state SET etag = ?2, last_modified = ?3, last_fetch_at = ?4,
@@ -356,7 +400,7 @@ fn upsert_entry<'a>(
     tx: &Connection,
     source_id: &str,
     item: &'a Item,
-    window: i64,
+    lsh: &mut Lsh<'_>,
     now: DateTime<Utc>,
     report: &mut StoreReport,
     fts: &mut FtsChanges<'a>,
@@ -370,6 +414,8 @@ fn upsert_entry<'a>(
         })
         .optional()?;
     let matches = find_stories(tx, item)?;
+    // Band keys the entry's story already has, when known from the lookup.
+    let mut held = None;
     let story_id = match existing {
         Some((_, _, hash)) if hash == item.content_hash => {
             report.unchanged += 1;
@@ -406,12 +452,15 @@ fn upsert_entry<'a>(
                 to_ts(now)
             ])?;
             report.updated += 1;
-            merge_stories(tx, story_id, &matches)?
+            merge_stories(tx, lsh, story_id, &matches)?
         }
         None => {
             let found = match matches.first() {
-                Some(&first) => Some(merge_stories(tx, first, &matches[1..])?),
-                None => find_near_duplicate(tx, item, window)?,
+                Some(&first) => Some(merge_stories(tx, lsh, first, &matches[1..])?),
+                None => find_near_duplicate(tx, item, lsh)?.map(|(story, bands)| {
+                    held = Some(bands);
+                    story
+                }),
             };
             let story_id = match found {
                 Some(id) => {
@@ -419,6 +468,7 @@ fn upsert_entry<'a>(
                     id
                 }
                 None => {
+                    held = Some(Vec::new());
                     tx.prepare_cached("INSERT INTO stories (first_seen) VALUES (?1)")?
                         .execute([to_ts(now)])?;
                     tx.last_insert_rowid()
@@ -458,96 +508,13 @@ fn upsert_entry<'a>(
     for (kind, key) in story_keys(item) {
         add_key.execute(params![kind.as_str(), key, story_id])?;
     }
-    add_bands(tx, &item.bands, story_id)
-}
-
-/// All band keys of one text in one statement (a row per band key), or none.
-static ADD_BANDS_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    let story = minhash::BANDS + 1;
-    let rows: Vec<String> = (1..=minhash::BANDS)
-        .map(|b| format!("(?{b}, ?{story})"))
-        .collect();
-    format!(
-        "INSERT OR IGNORE INTO lsh_recent (band, story_id) VALUES {}",
-        rows.join(", ")
-    )
-});
-
-/// Adds one text's band keys to `story`, in the small `lsh_recent` table (migration
-/// 0010), in one statement.
-fn add_bands(tx: &Connection, bands: &[i64], story: i64) -> Result<()> {
-    if bands.len() != minhash::BANDS {
-        return Ok(());
-    }
-    let args = bands
-        .iter()
-        .map(|b| b as &dyn rusqlite::ToSql)
-        .chain(std::iter::once(&story as &dyn rusqlite::ToSql));
-    tx.prepare_cached(&ADD_BANDS_SQL)?
-        .execute(rusqlite::params_from_iter(args))?;
-    Ok(())
-}
-
-/// Drops the LSH band keys of stories before the matching window (`window`, from
-/// [`window_start`]): they can no longer be candidates, and keeping the band index to one
-/// window's worth of stories keeps lookups and inserts in cache however many stories are
-/// stored. The table has no index on `story_id` (migration 0008), so this is one scan
-/// of it, at most hourly.
-fn prune_bands(tx: &Connection, window: i64) -> Result<usize> {
-    let mut pruned = 0;
-    for sql in [
-        "DELETE FROM lsh_bands WHERE story_id < ?1",
-        "DELETE FROM lsh_recent WHERE story_id < ?1",
-    ] {
-        pruned += tx.prepare_cached(sql)?.execute([window])?;
-    }
-    Ok(pruned)
-}
-
-/// Band keys held in `lsh_recent` before they are moved into `lsh_bands` (about 2 000
-/// entries' worth, ~230 pages). Larger amortises each move over more entries but makes
-/// every commit write more of the small table's pages.
-const RECENT_BANDS_MAX: i64 = 48_000;
-
-/// When `lsh_recent` holds at least `max` keys, moves those still in the window into
-/// `lsh_bands` in key order (one pass over the large index) and empties it.
-fn fold_recent_bands(tx: &Connection, window: i64, max: i64) -> Result<bool> {
-    let held: i64 = tx
-        .prepare_cached("SELECT count(*) FROM lsh_recent")?
-        .query_row([], |r| r.get(0))?;
-    if held < max || held == 0 {
-        return Ok(false);
-    }
-    tx.prepare_cached(
-        "INSERT OR IGNORE INTO lsh_bands (band, story_id)
-         SELECT band, story_id FROM lsh_recent WHERE story_id >= ?1 ORDER BY band, story_id",
-    )?
-    .execute([window])?;
-    tx.prepare_cached("DELETE FROM lsh_recent")?.execute([])?;
-    Ok(true)
+    lsh.cache.add(tx, &item.bands, story_id, held.as_deref())
 }
 
 /// Most candidate stories verified per entry (newest first); bounds the worst case.
 const MAX_CANDIDATES: usize = 32;
 /// Entries of a candidate story compared with the new one.
 const MAX_ENTRIES_COMPARED: usize = 8;
-
-/// Candidate lookup: stories sharing any band key, from the oldest story in the window
-/// on, in both band tables. One primary-key seek per band and table, written out as a
-/// UNION ALL of single-key selects: `band IN (…)` made SQLite build and walk a temporary
-/// index of the keys first. No join or sort either (the caller dedupes and orders the
-/// few rows found).
-static CANDIDATES_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
-    let window = minhash::BANDS + 1;
-    (1..=minhash::BANDS)
-        .flat_map(|b| {
-            ["lsh_bands", "lsh_recent"].map(|table| {
-                format!("SELECT story_id FROM {table} WHERE band = ?{b} AND story_id >= ?{window}")
-            })
-        })
-        .collect::<Vec<_>>()
-        .join(" UNION ALL ")
-});
 
 /// The first story id inside the near-duplicate matching window before `now`: the story
 /// first seen earliest within the window (one seek on `stories(first_seen)`), or the
@@ -568,22 +535,17 @@ fn window_start(tx: &Connection, policy: MatchPolicy, now: DateTime<Utc>) -> Res
 /// The story `item` is a verified near-duplicate of, if any: LSH candidates within the
 /// window, each verified on exact shingle similarity against its reports; the most
 /// similar wins. A shared band alone never merges.
-fn find_near_duplicate(tx: &Connection, item: &Item, window: i64) -> Result<Option<i64>> {
+fn find_near_duplicate(
+    tx: &Connection,
+    item: &Item,
+    lsh: &Lsh<'_>,
+) -> Result<Option<(i64, Vec<i64>)>> {
     if item.bands.len() != minhash::BANDS {
         return Ok(None);
     }
-    let mut stmt = tx.prepare_cached(&CANDIDATES_SQL)?;
-    // In key order, so consecutive seeks share the upper pages of the index.
-    let mut bands = item.bands.clone();
-    bands.sort_unstable();
-    let args = bands
-        .iter()
-        .map(|b| b as &dyn rusqlite::ToSql)
-        .chain(std::iter::once(&window as &dyn rusqlite::ToSql));
-    let mut candidates: Vec<i64> = stmt
-        .query_map(rusqlite::params_from_iter(args), |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+    let found = lsh.cache.candidates(tx, &item.bands, lsh.window)?;
     // Newest first, each once, at most MAX_CANDIDATES.
+    let mut candidates: Vec<i64> = found.iter().map(|&(_, story)| story).collect();
     candidates.sort_unstable_by(|a, b| b.cmp(a));
     candidates.dedup();
     candidates.truncate(MAX_CANDIDATES);
@@ -595,17 +557,28 @@ fn find_near_duplicate(tx: &Connection, item: &Item, window: i64) -> Result<Opti
         let rows = texts.query_map([story], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
         })?;
+        // One verified report is enough to score a story: its earliest reports are
+        // compared first, and the rest are not read.
         for row in rows {
             let (title, summary) = row?;
             let theirs = dedup::entry_shingles(&title, &summary);
-            if let Some(score) = minhash::similar(&item.shingles, &theirs)
-                && best.is_none_or(|(_, b)| score > b)
-            {
-                best = Some((story, score));
+            if let Some(score) = minhash::similar(&item.shingles, &theirs) {
+                if best.is_none_or(|(_, b)| score > b) {
+                    best = Some((story, score));
+                }
+                break;
             }
         }
     }
-    Ok(best.map(|(story, _)| story))
+    // The band keys the chosen story already has, so that they are not stored again.
+    Ok(best.map(|(story, _)| {
+        let held = found
+            .iter()
+            .filter(|&&(_, s)| s == story)
+            .map(|&(band, _)| band)
+            .collect();
+        (story, held)
+    }))
 }
 
 fn story_keys(item: &Item) -> impl Iterator<Item = (KeyKind, &str)> {
@@ -634,7 +607,7 @@ fn find_stories(tx: &Connection, item: &Item) -> Result<Vec<i64>> {
 /// outlet's link with one, the wire copy's text with another), they are one story.
 /// Folds every story in `others` into the oldest of them and `target`, keeping the
 /// earliest first-seen time. Returns the surviving story id.
-fn merge_stories(tx: &Connection, target: i64, others: &[i64]) -> Result<i64> {
+fn merge_stories(tx: &Connection, lsh: &mut Lsh<'_>, target: i64, others: &[i64]) -> Result<i64> {
     let survivor = others.iter().copied().fold(target, i64::min);
     for &old in others.iter().chain(std::iter::once(&target)) {
         if old == survivor {
@@ -651,7 +624,8 @@ fn merge_stories(tx: &Connection, target: i64, others: &[i64]) -> Result<i64> {
             .query_map([old], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
         for (title, summary) in moved {
-            add_bands(tx, &dedup::entry_bands(&title, &summary), survivor)?;
+            lsh.cache
+                .add(tx, &dedup::entry_bands(&title, &summary), survivor, None)?;
         }
         tx.prepare_cached("UPDATE entries SET story_id = ?1 WHERE story_id = ?2")?
             .execute(params![survivor, old])?;
@@ -709,7 +683,7 @@ mod tests {
         corridors and energy will be discussed.";
 
     #[test]
-    fn band_keys_move_to_the_large_index_and_are_found_in_both() {
+    fn band_keys_are_written_out_as_runs_found_in_either_and_pruned_whole() {
         let mut store = Store::open_in_memory().unwrap();
         let config = crate::config::parse_str(
             "[[sources]]\nid = \"a\"\nurl = \"https://a.example/feed\"\n",
@@ -736,26 +710,25 @@ mod tests {
         store_item(&mut store, item("sco", "Russia wants Taliban at SCO", SCO));
         let sco = store.story_of("a", "sco").unwrap().unwrap();
         assert_eq!(
-            (count(&store, "lsh_recent"), count(&store, "lsh_bands")),
+            (count(&store, "lsh_recent"), count(&store, "lsh_runs")),
             (minhash::BANDS as i64, 0)
         );
         {
             let tx = store.conn.transaction().unwrap();
-            assert!(
-                !fold_recent_bands(&tx, 0, 1_000).unwrap(),
-                "below the limit"
-            );
-            assert!(fold_recent_bands(&tx, 0, 1).unwrap());
+            let cache = BandCache::current(&mut store.bands, &tx).unwrap();
+            assert!(!cache.fold(&tx, 0, 1_000).unwrap(), "below the limit");
+            assert!(cache.fold(&tx, 0, 1).unwrap());
+            assert_eq!((cache.recent_len(), cache.run_count()), (0, 1));
             tx.commit().unwrap();
         }
         assert_eq!(
-            (count(&store, "lsh_recent"), count(&store, "lsh_bands")),
+            (count(&store, "lsh_recent"), count(&store, "lsh_runs")),
             (0, minhash::BANDS as i64)
         );
         store_item(&mut store, item("eco", "ECO meets in Mashhad", ECO));
         let eco = store.story_of("a", "eco").unwrap().unwrap();
-        // Trimmed copies under new headlines: one found in the large index, one in the
-        // recent table, each its own story.
+        // Trimmed copies under new headlines: one found in the run, one in the recent
+        // keys, each its own story.
         let trim = |t: &str| t.rsplit_once(',').unwrap().0.to_owned();
         let copies = [
             item("sco2", "Shoigu in Kabul", &trim(SCO)),
@@ -765,10 +738,22 @@ mod tests {
             store.matching_stories(&copies, policy, now).unwrap(),
             [Some(sco), Some(eco)]
         );
-        // Outside the window both tables are pruned.
-        let tx = store.conn.transaction().unwrap();
-        assert_eq!(prune_bands(&tx, eco + 1).unwrap(), 2 * minhash::BANDS);
-        tx.commit().unwrap();
-        assert_eq!(count(&store, "lsh_recent") + count(&store, "lsh_bands"), 0);
+        // A window starting at the ECO story drops the whole run of the older SCO story
+        // and keeps the recent ECO keys; one after it drops those too.
+        for (window, pruned, left) in [(eco, 1, 1), (eco + 1, 1, 0)] {
+            let tx = store.conn.transaction().unwrap();
+            let cache = BandCache::current(&mut store.bands, &tx).unwrap();
+            assert_eq!(cache.prune(&tx, window).unwrap(), pruned * minhash::BANDS);
+            assert_eq!(cache.run_count(), 0);
+            tx.commit().unwrap();
+            assert_eq!(
+                count(&store, "lsh_recent") + count(&store, "lsh_runs"),
+                left * minhash::BANDS as i64
+            );
+            assert_eq!(
+                store.matching_stories(&copies, policy, now).unwrap(),
+                [None, Some(eco).filter(|_| left > 0)]
+            );
+        }
     }
 }

@@ -16,6 +16,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../migrations/0008_compact_bands.sql")),
     M::up(include_str!("../../migrations/0009_search_catch_up.sql")),
     M::up(include_str!("../../migrations/0010_recent_bands.sql")),
+    M::up(include_str!("../../migrations/0011_band_runs.sql")),
 ];
 
 /// The schema migrations, in order.
@@ -51,7 +52,7 @@ mod tests {
                  (9223372036854775807, 1), (4294967296, 2), (4294967297, 2);",
         )
         .unwrap();
-        migrations().to_latest(&mut conn).unwrap();
+        migrations().to_version(&mut conn, 10).unwrap();
         let rows: Vec<(i64, i64)> = conn
             .prepare("SELECT band, story_id FROM lsh_bands ORDER BY 1, 2")
             .unwrap()
@@ -69,5 +70,24 @@ mod tests {
             )
             .unwrap();
         assert_eq!(old_table, 0);
+        // Migration 0011: the compact index becomes run 1 of `lsh_runs`, and recent
+        // keys stay recent.
+        conn.execute_batch("INSERT INTO lsh_recent (band, story_id) VALUES (7, 2)")
+            .unwrap();
+        migrations().to_latest(&mut conn).unwrap();
+        let runs: Vec<(i64, i64, i64)> = conn
+            .prepare("SELECT run, band, story_id FROM lsh_runs ORDER BY 1, 2, 3")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(runs, [(1, 1, 2), (1, (1 << 31) - 1, 1)]);
+        let recent: (i64, i64) = conn
+            .query_row("SELECT band, story_id FROM lsh_recent", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(recent, (7, 2));
     }
 }

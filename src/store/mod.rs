@@ -4,6 +4,7 @@
 //! (and write) while the daemon runs. rusqlite blocks: async callers use it from
 //! `spawn_blocking` and never hold its lock across an `.await`.
 
+mod bands;
 mod entries;
 mod migrate;
 mod outbox;
@@ -25,10 +26,10 @@ pub use sources::{RedirectSeen, SourceStatus};
 /// How long a writer waits for another connection's lock before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// SQLite page cache per connection, in KiB. 14 MiB rather than 16: the 1 000-feed
-/// cold cycle then peaks at 62–63 MiB instead of 64–65 MiB for ~0.25 s more
-/// (BENCHMARKS.md); 12 MiB cost 0.5 s.
-const CACHE_KIB: i64 = 14 * 1024;
+/// SQLite page cache per connection, in KiB. Since band keys are looked up in memory
+/// first (src/store/bands.rs), 10 MiB fetches the 1 000-feed cold cycle as fast as 14
+/// MiB did and peaks ~4 MiB lower (BENCHMARKS.md).
+const CACHE_KIB: i64 = 10 * 1024;
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE: usize = 64;
 /// WAL pages between automatic checkpoints.
@@ -82,6 +83,8 @@ pub struct Store {
     conn: Connection,
     /// When LSH bands outside the matching window were last pruned (fetch-time clock).
     last_prune: Option<DateTime<Utc>>,
+    /// The in-memory side of the LSH band index, loaded on first use.
+    bands: Option<bands::BandCache>,
 }
 
 impl Store {
@@ -112,6 +115,7 @@ impl Store {
         Ok(Store {
             conn,
             last_prune: None,
+            bands: None,
         })
     }
 
@@ -131,6 +135,7 @@ impl Store {
         Ok(Store {
             conn,
             last_prune: None,
+            bands: None,
         })
     }
 
