@@ -93,7 +93,13 @@ fn timed(roundup: &Path, config: &Path, run: &str, args: &[&str]) -> Measured {
     let started = Instant::now();
     // E2E_PERF=prefix records a cpu-clock profile per run (prefix.cold, prefix.warm)
     // instead of timing; otherwise /usr/bin/time -v when installed.
+    // E2E_WRAP="strace -f -o /tmp/x" runs each run under any other wrapper command.
     let wrapper: Vec<String> = match std::env::var("E2E_PERF") {
+        Err(_) if std::env::var_os("E2E_WRAP").is_some() => std::env::var("E2E_WRAP")
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
         Ok(prefix) => ["perf", "record", "-F", "999", "-e", "cpu-clock", "-g", "-o"]
             .iter()
             .map(ToString::to_string)

@@ -150,6 +150,7 @@ impl Store {
                 if prune {
                     self.last_prune = Some(now);
                 }
+                self.wrote();
                 Ok(reports)
             }
             Err(e) => {

@@ -5,6 +5,7 @@
 //! `spawn_blocking` and never hold its lock across an `.await`.
 
 mod bands;
+mod checkpoint;
 mod entries;
 mod migrate;
 mod outbox;
@@ -32,8 +33,11 @@ pub const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 const CACHE_KIB: i64 = 10 * 1024;
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE: usize = 64;
-/// WAL pages between automatic checkpoints.
+/// WAL pages between automatic checkpoints by the writing connection itself.
 const WAL_CHECKPOINT_PAGES: i64 = 10_000;
+/// The same when a checkpoint thread does them (src/store/checkpoint.rs): a fallback,
+/// and what lets the log start over when writes never pause.
+const WAL_FALLBACK_CHECKPOINT_PAGES: i64 = 20_000;
 
 /// A storage failure. Maps to exit code 3.
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +84,9 @@ pub type Result<T> = std::result::Result<T, StoreError>;
 /// The database.
 #[derive(Debug)]
 pub struct Store {
+    /// Declared first so that it stops (and closes its connection) before `conn`
+    /// closes, which then checkpoints what is left as the last connection.
+    checkpointer: Option<checkpoint::Checkpointer>,
     conn: Connection,
     /// When LSH bands outside the matching window were last pruned (fetch-time clock).
     last_prune: Option<DateTime<Utc>>,
@@ -112,7 +119,20 @@ impl Store {
                 path: path.to_owned(),
                 source,
             })?;
+        let checkpointer = match checkpoint::Checkpointer::start(path) {
+            Ok(c) => {
+                conn.pragma_update(None, "wal_autocheckpoint", WAL_FALLBACK_CHECKPOINT_PAGES)
+                    .map_err(open_err)?;
+                Some(c)
+            }
+            Err(e) => {
+                tracing::warn!(database = %path.display(), error = %e,
+                    "no checkpoint thread; the writer checkpoints the WAL itself");
+                None
+            }
+        };
         Ok(Store {
+            checkpointer,
             conn,
             last_prune: None,
             bands: None,
@@ -133,6 +153,7 @@ impl Store {
                 source,
             })?;
         Ok(Store {
+            checkpointer: None,
             conn,
             last_prune: None,
             bands: None,
@@ -185,10 +206,59 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Wakes the checkpoint thread after a write transaction.
+    fn wrote(&self) {
+        if let Some(c) = &self.checkpointer {
+            c.wake();
+        }
+    }
+}
+
 pub(crate) fn to_ts(t: DateTime<Utc>) -> i64 {
     t.timestamp()
 }
 
 pub(crate) fn from_ts(ts: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(ts, 0).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_thread_copies_committed_pages_into_the_database_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("roundup.db");
+        let store = Store::open(&path).unwrap();
+        let size = || std::fs::metadata(&path).unwrap().len();
+        let before = size();
+        // About 4 MiB committed: far below the writer's own checkpoint size, so only the
+        // thread can copy it into the database file while the store is open.
+        store
+            .conn
+            .execute_batch(
+                "CREATE TABLE filler (data BLOB);
+                 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000)
+                 INSERT INTO filler SELECT randomblob(4000) FROM n;",
+            )
+            .unwrap();
+        assert_eq!(size(), before, "committed pages wait in the WAL");
+        store.wrote();
+        let checkpointer = store.checkpointer.as_ref().unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while checkpointer.completed() == 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(checkpointer.completed() >= 1);
+        assert!(size() >= before + 4_000_000, "{} -> {}", before, size());
+        drop(store);
+        let reopened = Store::open(&path).unwrap();
+        let rows: i64 = reopened
+            .conn
+            .query_row("SELECT count(*) FROM filler", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(rows, 1000);
+    }
 }

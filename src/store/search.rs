@@ -115,6 +115,7 @@ impl Store {
             )?;
         }
         tx.commit()?;
+        self.wrote();
         Ok(added)
     }
 
