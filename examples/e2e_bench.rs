@@ -158,14 +158,18 @@ async fn main() {
         sizes
     };
     let exe = std::env::current_exe().unwrap();
-    let roundup: PathBuf = exe.parent().and_then(Path::parent).unwrap().join("roundup");
+    // E2E_ROUNDUP=path measures another build of roundup (A/B runs in one sitting).
+    let roundup: PathBuf = std::env::var_os("E2E_ROUNDUP").map_or_else(
+        || exe.parent().and_then(Path::parent).unwrap().join("roundup"),
+        PathBuf::from,
+    );
     assert!(
         roundup.exists(),
         "build the release binary first: cargo build --release"
     );
     println!(
-        "{:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9}",
-        "feeds", "run", "wall s", "cpu s", "rss MiB", "entries", "stories"
+        "{:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "feeds", "run", "wall s", "cpu s", "rss MiB", "entries", "stories", "db MiB"
     );
     for n in sizes {
         let feeds = Arc::new(generate(n));
@@ -194,10 +198,17 @@ async fn main() {
             let m = tokio::task::spawn_blocking(move || timed(&bin, &cfg, run, args))
                 .await
                 .unwrap();
+            // The database and its write-ahead log as the run left them.
+            let db_mib = ["roundup.db", "roundup.db-wal"]
+                .iter()
+                .filter_map(|f| std::fs::metadata(dir.path().join(f)).ok())
+                .map(|m| m.len())
+                .sum::<u64>() as f64
+                / 1_048_576.0;
             let store = roundup::store::Store::open(&dir.path().join("roundup.db")).unwrap();
             let (stories, entries) = store.counts().unwrap();
             println!(
-                "{n:>6} {run:>6} {:>9.2} {:>9.2} {:>9.1} {entries:>9} {stories:>9}",
+                "{n:>6} {run:>6} {:>9.2} {:>9.2} {:>9.1} {entries:>9} {stories:>9} {db_mib:>9.1}",
                 m.wall, m.cpu, m.rss_mib
             );
         }
