@@ -63,15 +63,19 @@ fn permutation(i: usize) -> (u64, u64) {
     (a, b)
 }
 
+/// The permutations, computed once.
+static PERMUTATIONS: std::sync::LazyLock<[(u64, u64); HASHES]> =
+    std::sync::LazyLock::new(|| std::array::from_fn(permutation));
+
 /// The MinHash signature of a shingle set, or `None` when it is too small.
 pub fn signature(shingles: &[u64]) -> Option<[u64; HASHES]> {
     if shingles.len() < MIN_SHINGLES {
         return None;
     }
-    let perms: Vec<(u64, u64)> = (0..HASHES).map(permutation).collect();
+    let perms = &*PERMUTATIONS;
     let mut sig = [u64::MAX; HASHES];
     for &s in shingles {
-        for (slot, &(a, b)) in sig.iter_mut().zip(&perms) {
+        for (slot, &(a, b)) in sig.iter_mut().zip(perms) {
             let h = s.wrapping_mul(a).wrapping_add(b);
             if h < *slot {
                 *slot = h;

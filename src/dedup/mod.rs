@@ -47,20 +47,23 @@ fn fingerprint_of(title: &[&str], text: &[&str]) -> Option<String> {
     if title.len() + text.len() < MIN_FINGERPRINT_WORDS {
         return None;
     }
-    let mut h = blake3::Hasher::new();
-    hash_joined(&mut h, title);
-    h.update(b"\n");
-    hash_joined(&mut h, text);
-    Some(h.finalize().to_hex()[..32].to_owned())
+    // Hashed in one call: fed word by word, BLAKE3 spent more time per call than on the
+    // bytes (the bytes, and so the fingerprint, are the same either way).
+    let len: usize = title.iter().chain(text).map(|w| w.len() + 1).sum();
+    let mut joined = Vec::with_capacity(len + 1);
+    push_joined(&mut joined, title);
+    joined.push(b'\n');
+    push_joined(&mut joined, text);
+    Some(blake3::hash(&joined).to_hex()[..32].to_owned())
 }
 
-/// Feeds `words` joined by single spaces to `h`, without building the joined string.
-fn hash_joined(h: &mut blake3::Hasher, words: &[&str]) {
+/// Appends `words` joined by single spaces.
+fn push_joined(out: &mut Vec<u8>, words: &[&str]) {
     for (i, w) in words.iter().enumerate() {
         if i > 0 {
-            h.update(b" ");
+            out.push(b' ');
         }
-        h.update(w.as_bytes());
+        out.extend_from_slice(w.as_bytes());
     }
 }
 
