@@ -12,8 +12,9 @@
 //! filter of its keys (about 1.4 bytes per key) and its newest story. A lookup seeks a
 //! run only for a key its filter may hold: nearly every key of a new story is in no run,
 //! and each run costs a few bit tests instead of a seek that at a million stored stories
-//! mostly went to disk. A run is deleted whole once all its stories have left the
-//! matching window, so pruning needs no scan.
+//! mostly went to disk. A coarse filter over all runs is tested first, so a key in no
+//! run costs one test however many runs there are. A run is deleted whole once all its
+//! stories have left the matching window.
 //!
 //! The tables are the source of truth: the cache is reloaded from them when another
 //! connection has written (`PRAGMA data_version`) and after a failed transaction, and a
@@ -37,6 +38,51 @@ pub(super) const RECENT_BANDS_MAX: usize = 48_000;
 /// that finds nothing).
 const FILTER_FALSE_POSITIVES: f64 = 0.005;
 
+/// Fewest keys the filter over all runs is sized for.
+const ANY_MIN_KEYS: usize = 100_000;
+/// False-positive rate of the filter over all runs: a false positive only sends the key
+/// on to the runs' own filters, so it can be coarse (~0.8 bytes per key).
+const ANY_FALSE_POSITIVES: f64 = 0.05;
+
+/// A Bloom filter over the keys of every run, tested before the runs' own filters:
+/// nearly every key of a new story is in no run, and one test then replaces one per
+/// run, however many runs the window holds. Sized for twice the keys it was built with;
+/// rebuilt from `lsh_runs` (one scan) when more have been added, and after a prune, so
+/// that it does not fill up.
+struct AnyRun {
+    filter: BloomFilter,
+    capacity: usize,
+    inserted: usize,
+}
+
+impl AnyRun {
+    fn with_capacity(keys: usize) -> AnyRun {
+        let capacity = (2 * keys).max(ANY_MIN_KEYS);
+        AnyRun {
+            filter: BloomFilter::with_false_pos(ANY_FALSE_POSITIVES).expected_items(capacity),
+            capacity,
+            inserted: 0,
+        }
+    }
+
+    fn insert(&mut self, hash: u64) {
+        self.filter.insert_hash(hash);
+        self.inserted += 1;
+    }
+
+    /// A filter holding every key of `lsh_runs`.
+    fn build(tx: &Connection) -> Result<AnyRun> {
+        let held: i64 = tx.query_row("SELECT count(*) FROM lsh_runs", [], |r| r.get(0))?;
+        let mut any = AnyRun::with_capacity(usize::try_from(held).unwrap_or(0));
+        let mut keys = tx.prepare("SELECT band FROM lsh_runs")?;
+        let mut rows = keys.query([])?;
+        while let Some(row) = rows.next()? {
+            any.insert(filter_hash(row.get(0)?));
+        }
+        Ok(any)
+    }
+}
+
 /// One run of `lsh_runs`, in memory.
 struct Run {
     id: i64,
@@ -53,6 +99,8 @@ pub(super) struct BandCache {
     recent: BTreeSet<(i64, i64)>,
     /// Every run of `lsh_runs`, oldest first.
     runs: Vec<Run>,
+    /// Every key of every run.
+    any: AnyRun,
 }
 
 impl std::fmt::Debug for BandCache {
@@ -100,13 +148,16 @@ impl BandCache {
             })?
             .collect::<rusqlite::Result<_>>()?;
         let mut runs = Vec::with_capacity(sizes.len());
+        let mut any = AnyRun::with_capacity(sizes.iter().map(|&(_, len, _)| len).sum());
         let mut keys = tx.prepare("SELECT band FROM lsh_runs WHERE run = ?1")?;
         for (id, len, newest_story) in sizes {
             let mut filter =
                 BloomFilter::with_false_pos(FILTER_FALSE_POSITIVES).expected_items(len);
             let mut rows = keys.query([id])?;
             while let Some(row) = rows.next()? {
-                filter.insert_hash(filter_hash(row.get(0)?));
+                let hash = filter_hash(row.get(0)?);
+                filter.insert_hash(hash);
+                any.insert(hash);
             }
             runs.push(Run {
                 id,
@@ -118,6 +169,7 @@ impl BandCache {
             data_version,
             recent,
             runs,
+            any,
         })
     }
 
@@ -190,6 +242,9 @@ impl BandCache {
                     .copied(),
             );
             let hash = filter_hash(band);
+            if !self.any.filter.contains_hash(hash) {
+                continue;
+            }
             for run in &self.runs {
                 if run.newest_story >= window && run.filter.contains_hash(hash) {
                     for story in seek.query_map(params![run.id, band, window], |r| r.get(0))? {
@@ -217,7 +272,9 @@ impl BandCache {
                 .prepare_cached("INSERT INTO lsh_runs (run, band, story_id) VALUES (?1, ?2, ?3)")?;
             for &(band, story) in kept {
                 insert.execute(params![id, band, story])?;
-                filter.insert_hash(filter_hash(band));
+                let hash = filter_hash(band);
+                filter.insert_hash(hash);
+                self.any.insert(hash);
                 newest_story = newest_story.max(story);
             }
         }
@@ -229,6 +286,9 @@ impl BandCache {
                 newest_story,
                 filter,
             });
+        }
+        if self.any.inserted > self.any.capacity {
+            self.any = AnyRun::build(tx)?;
         }
         Ok(true)
     }
@@ -244,6 +304,9 @@ impl BandCache {
             pruned += drop_run.execute([run.id])?;
         }
         self.runs.retain(|r| r.newest_story >= window);
+        if pruned > 0 {
+            self.any = AnyRun::build(tx)?;
+        }
         pruned += tx
             .prepare_cached("DELETE FROM lsh_recent WHERE story_id < ?1")?
             .execute([window])?;
