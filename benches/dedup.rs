@@ -63,7 +63,6 @@ fn item(key: &str, title: &str, text: &str) -> Item {
         published: None,
         updated: None,
         summary: text.to_owned(),
-        content_html: None,
         text_fingerprint: dedup::text_fingerprint(title, text),
         content_hash: key.to_owned(),
         shingles,

@@ -22,8 +22,6 @@ pub struct Item {
     pub updated: Option<DateTime<Utc>>,
     /// Plain-text summary (whole text, not yet cut to digest length).
     pub summary: String,
-    /// The content HTML exactly as the feed gave it (sanitised only when rendered).
-    pub content_html: Option<String>,
     /// Fingerprint of the normalised title and text, when there is enough text to be
     /// meaningful (see [`crate::dedup::text_fingerprint`]).
     pub text_fingerprint: Option<String>,

@@ -38,10 +38,12 @@ fn normalize_entry(entry: &Entry, feed_base: &Url, fetched_at: DateTime<Utc>) ->
         .unwrap_or_else(|| feed_base.clone());
     let link = entry_link(entry, &base);
     let canonical_url = link.as_deref().and_then(canonical::canonicalize_str);
+    // The feed's content HTML is read for the summary and the content hash, and not
+    // stored: nothing reads it, and the summary keeps its whole text.
     let content_html = entry
         .content
         .as_ref()
-        .and_then(|c| c.body.clone())
+        .and_then(|c| c.body.as_deref())
         .filter(|b| !b.trim().is_empty());
     let link_url = link.as_deref().and_then(|l| Url::parse(l).ok());
     let summary = entry
@@ -49,11 +51,7 @@ fn normalize_entry(entry: &Entry, feed_base: &Url, fetched_at: DateTime<Utc>) ->
         .as_ref()
         .map(|s| html_to_text(&s.content, link_url.as_ref()))
         .filter(|s| !s.is_empty())
-        .or_else(|| {
-            content_html
-                .as_deref()
-                .map(|h| html_to_text(h, link_url.as_ref()))
-        })
+        .or_else(|| content_html.map(|h| html_to_text(h, link_url.as_ref())))
         .map(|s| truncate_chars(s, MAX_SUMMARY_CHARS))
         .unwrap_or_default();
     let mut title = entry
@@ -80,7 +78,7 @@ fn normalize_entry(entry: &Entry, feed_base: &Url, fetched_at: DateTime<Utc>) ->
         &published.map(|t| t.to_rfc3339()).unwrap_or_default(),
         &updated.map(|t| t.to_rfc3339()).unwrap_or_default(),
         &summary,
-        content_html.as_deref().unwrap_or(""),
+        content_html.unwrap_or(""),
     ]);
     Some(Item {
         entry_key,
@@ -90,7 +88,6 @@ fn normalize_entry(entry: &Entry, feed_base: &Url, fetched_at: DateTime<Utc>) ->
         published,
         updated,
         summary,
-        content_html,
         text_fingerprint,
         content_hash,
         shingles,

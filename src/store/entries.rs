@@ -436,8 +436,8 @@ fn upsert_entry<'a>(
             }
             tx.prepare_cached(
                 "UPDATE entries SET title = ?2, link = ?3, canonical_url = ?4, published = ?5,
-                     updated = ?6, summary = ?7, content_html = ?8, content_hash = ?9,
-                     last_changed = ?10
+                     updated = ?6, summary = ?7, content_html = NULL, content_hash = ?8,
+                     last_changed = ?9
                  WHERE id = ?1",
             )?
             .execute(params![
@@ -448,7 +448,6 @@ fn upsert_entry<'a>(
                 item.published.map(to_ts),
                 item.updated.map(to_ts),
                 item.summary,
-                item.content_html,
                 item.content_hash,
                 to_ts(now)
             ])?;
@@ -477,9 +476,8 @@ fn upsert_entry<'a>(
             };
             tx.prepare_cached(
                 "INSERT INTO entries (source_id, entry_key, story_id, title, link, canonical_url,
-                     published, updated, summary, content_html, content_hash, first_seen,
-                     last_changed)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?12)",
+                     published, updated, summary, content_hash, first_seen, last_changed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
             )?
             .execute(params![
                 source_id,
@@ -491,7 +489,6 @@ fn upsert_entry<'a>(
                 item.published.map(to_ts),
                 item.updated.map(to_ts),
                 item.summary,
-                item.content_html,
                 item.content_hash,
                 to_ts(now)
             ])?;
@@ -659,7 +656,6 @@ mod tests {
             published: None,
             updated: None,
             summary: text.to_owned(),
-            content_html: None,
             text_fingerprint: None,
             content_hash: key.to_owned(),
             bands: dedup::entry_bands(title, text),
