@@ -103,6 +103,14 @@ async fn daemon_fetches_reloads_and_stops_cleanly() {
         }
     })
     .await;
+    // On a loaded machine the stalled source's first request can come after the
+    // digest: wait for it, then check that no second one was started beside it.
+    wait_for(
+        "the stalled source requested",
+        Duration::from_secs(15),
+        || async move { hits(server_ref, "/stall").await >= 1 },
+    )
+    .await;
     assert_eq!(
         hits(&server, "/stall").await,
         1,
