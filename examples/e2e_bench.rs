@@ -207,6 +207,13 @@ async fn main() {
                 / 1_048_576.0;
             let store = roundup::store::Store::open(&dir.path().join("roundup.db")).unwrap();
             let (stories, entries) = store.counts().unwrap();
+            drop(store);
+            // E2E_KEEP=dir keeps a copy of the database after each run, for inspection.
+            if let Some(keep) = std::env::var_os("E2E_KEEP") {
+                let to = Path::new(&keep).join(format!("{n}-{run}.db"));
+                std::fs::create_dir_all(&keep).unwrap();
+                std::fs::copy(dir.path().join("roundup.db"), to).unwrap();
+            }
             println!(
                 "{n:>6} {run:>6} {:>9.2} {:>9.2} {:>9.1} {entries:>9} {stories:>9} {db_mib:>9.1}",
                 m.wall, m.cpu, m.rss_mib

@@ -45,13 +45,12 @@ fn normalize_entry(entry: &Entry, feed_base: &Url, fetched_at: DateTime<Utc>) ->
         .as_ref()
         .and_then(|c| c.body.as_deref())
         .filter(|b| !b.trim().is_empty());
-    let link_url = link.as_deref().and_then(|l| Url::parse(l).ok());
     let summary = entry
         .summary
         .as_ref()
-        .map(|s| html_to_text(&s.content, link_url.as_ref()))
+        .map(|s| html_to_text(&s.content))
         .filter(|s| !s.is_empty())
-        .or_else(|| content_html.map(|h| html_to_text(h, link_url.as_ref())))
+        .or_else(|| content_html.map(|h| html_to_text(h)))
         .map(|s| truncate_chars(s, MAX_SUMMARY_CHARS))
         .unwrap_or_default();
     let mut title = entry
@@ -135,14 +134,13 @@ fn content_hash(parts: &[&str]) -> String {
     h.finalize().to_hex()[..32].to_owned()
 }
 
-/// Feed HTML → sanitised (ammonia) → plain text on one line.
-/// Feed HTML → plain text: sanitised by ammonia first (no script, style, iframe, event
-/// handlers, dangerous URLs; relative links resolved against `base`), then read as text.
-fn html_to_text(html: &str, base: Option<&Url>) -> String {
+/// Feed HTML → plain text on one line: sanitised by ammonia first (no script, style,
+/// iframe, event handlers, dangerous URLs), then read as text.
+fn html_to_text(html: &str) -> String {
     // Both parsers below are quadratic in nesting depth: bound the input first.
     let html = &html[..html.floor_char_boundary(MAX_HTML_BYTES)];
     if html.contains('<') {
-        to_plain_text(&crate::digest::sanitize::sanitize_html(html, base))
+        to_plain_text(&crate::digest::sanitize::sanitize_for_text(html))
     } else {
         to_plain_text(html)
     }
@@ -284,9 +282,9 @@ mod tests {
             "</div>".repeat(100_000)
         );
         assert_eq!(to_plain_text(&deep), "lead");
-        assert_eq!(html_to_text(&deep, None), "lead");
+        assert_eq!(html_to_text(&deep), "lead");
         assert_eq!(
-            html_to_text("<p onclick=x()>Kabul</p><script>steal()</script>", None),
+            html_to_text("<p onclick=x()>Kabul</p><script>steal()</script>"),
             "Kabul"
         );
     }
