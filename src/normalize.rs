@@ -50,7 +50,7 @@ fn normalize_entry(entry: &Entry, feed_base: &Url, fetched_at: DateTime<Utc>) ->
         .as_ref()
         .map(|s| html_to_text(&s.content))
         .filter(|s| !s.is_empty())
-        .or_else(|| content_html.map(|h| html_to_text(h)))
+        .or_else(|| content_html.map(html_to_text))
         .map(|s| truncate_chars(s, MAX_SUMMARY_CHARS))
         .unwrap_or_default();
     let mut title = entry
