@@ -17,6 +17,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../migrations/0009_search_catch_up.sql")),
     M::up(include_str!("../../migrations/0010_recent_bands.sql")),
     M::up(include_str!("../../migrations/0011_band_runs.sql")),
+    M::up(include_str!("../../migrations/0012_band_blocks.sql")),
 ];
 
 /// The schema migrations, in order.
@@ -74,7 +75,7 @@ mod tests {
         // keys stay recent.
         conn.execute_batch("INSERT INTO lsh_recent (band, story_id) VALUES (7, 2)")
             .unwrap();
-        migrations().to_latest(&mut conn).unwrap();
+        migrations().to_version(&mut conn, 11).unwrap();
         let runs: Vec<(i64, i64, i64)> = conn
             .prepare("SELECT run, band, story_id FROM lsh_runs ORDER BY 1, 2, 3")
             .unwrap()
@@ -89,5 +90,32 @@ mod tests {
             })
             .unwrap();
         assert_eq!(recent, (7, 2));
+        // Migration 0012: every key, in a run or recent, becomes pending, packed as a
+        // 4-byte big-endian integer.
+        migrations().to_latest(&mut conn).unwrap();
+        let pending: Vec<(i64, Vec<u8>)> = conn
+            .prepare("SELECT story_id, bands FROM lsh_pending ORDER BY bands")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            pending,
+            [
+                (2, vec![0, 0, 0, 1]),
+                (2, vec![0, 0, 0, 7]),
+                (1, vec![0x7f, 0xff, 0xff, 0xff])
+            ]
+        );
+        let mut slot = None;
+        let tx = conn.transaction().unwrap();
+        let cache = super::super::bands::BandCache::current(&mut slot, &tx).unwrap();
+        let mut bands = vec![7; crate::dedup::minhash::BANDS];
+        bands[1] = (1 << 31) - 1;
+        let mut found = cache.candidates(&tx, &bands, 0).unwrap();
+        found.sort_unstable();
+        found.dedup();
+        assert_eq!(found, [(7, 2), ((1 << 31) - 1, 1)]);
     }
 }
