@@ -52,7 +52,7 @@ const BAND_BYTES: usize = 4;
 /// that finds nothing).
 const FILTER_FALSE_POSITIVES: f64 = 0.005;
 
-/// Fewest keys the filter over all runs is sized for.
+/// Fewest keys the filters over all runs and over the pending keys are sized for.
 const ANY_MIN_KEYS: usize = 100_000;
 /// False-positive rate of the filter over all runs: a false positive only sends the key
 /// on to the runs' own filters, so it can be coarse (~0.8 bytes per key).
@@ -135,6 +135,23 @@ impl AnyRun {
         }
     }
 
+    /// A filter over the pending keys, which a lookup tests before searching them:
+    /// most keys of a new story are not pending, and a filter test is one memory read
+    /// where the search is several.
+    fn over_pending(recent: &BTreeSet<(i64, i64)>) -> AnyRun {
+        let mut filter = AnyRun::with_capacity(recent.len().max(RECENT_BANDS_MAX));
+        for &(band, _) in recent {
+            if let Ok(band) = u32::try_from(band) {
+                filter.insert(filter_hash(band));
+            }
+        }
+        filter
+    }
+
+    fn full(&self) -> bool {
+        self.inserted > self.capacity
+    }
+
     fn insert(&mut self, hash: u64) {
         self.filter.insert_hash(hash);
         self.inserted += 1;
@@ -199,6 +216,8 @@ pub(super) struct BandCache {
     runs: Vec<Run>,
     /// Every key of every run.
     any: AnyRun,
+    /// Every pending key (and, after a prune, some that were).
+    pending: AnyRun,
 }
 
 impl std::fmt::Debug for BandCache {
@@ -280,6 +299,7 @@ impl BandCache {
         runs.extend(building.take().map(|r| r.finish(&hashes)));
         Ok(BandCache {
             data_version,
+            pending: AnyRun::over_pending(&recent),
             recent,
             runs,
             any,
@@ -333,7 +353,11 @@ impl BandCache {
             };
             if !held.contains(&band) && self.recent.insert((band, story)) {
                 packed.extend_from_slice(&key.to_be_bytes());
+                self.pending.insert(filter_hash(key));
             }
+        }
+        if self.pending.full() {
+            self.pending = AnyRun::over_pending(&self.recent);
         }
         if !packed.is_empty() {
             tx.prepare_cached("INSERT INTO lsh_pending (story_id, bands) VALUES (?1, ?2)")?
@@ -354,15 +378,17 @@ impl BandCache {
         let mut found = Vec::new();
         let mut read = tx.prepare_cached("SELECT pairs FROM lsh_blocks WHERE id = ?1")?;
         for &band in bands {
-            found.extend(
-                self.recent
-                    .range((band, window)..=(band, i64::MAX))
-                    .copied(),
-            );
             let Ok(key) = u32::try_from(band) else {
                 continue;
             };
             let hash = filter_hash(key);
+            if self.pending.filter.contains_hash(hash) {
+                found.extend(
+                    self.recent
+                        .range((band, window)..=(band, i64::MAX))
+                        .copied(),
+                );
+            }
             if !self.any.filter.contains_hash(hash) {
                 continue;
             }
@@ -430,6 +456,7 @@ impl BandCache {
         }
         tx.prepare_cached("DELETE FROM lsh_pending")?.execute([])?;
         self.recent.clear();
+        self.pending = AnyRun::over_pending(&self.recent);
         if run.len > 0 {
             self.runs.push(run);
         }
