@@ -114,21 +114,22 @@ fn find_in_block(block: &[u8], band: u32, window: i64, found: &mut Vec<(i64, i64
     }
 }
 
-/// A Bloom filter over the keys of every run, tested before the runs' own filters:
-/// nearly every key of a new story is in no run, and one test then replaces one per
-/// run, however many runs the window holds. Sized for twice the keys it was built with;
-/// rebuilt from `lsh_blocks` (one scan) when more have been added, and after a prune,
-/// so that it does not fill up.
-struct AnyRun {
+/// A coarse Bloom filter over many keys, sized for twice the keys it was built with
+/// and rebuilt when more have been added, so that it does not fill up. Two are kept:
+/// - over the keys of every run, tested before the runs' own filters: nearly every key
+///   of a new story is in no run, and one test then replaces one per run, however many
+///   runs the window holds. Rebuilt from `lsh_blocks` (one scan), also after a prune;
+/// - over the pending keys (see [`CoarseFilter::over_pending`]).
+struct CoarseFilter {
     filter: BloomFilter,
     capacity: usize,
     inserted: usize,
 }
 
-impl AnyRun {
-    fn with_capacity(keys: usize) -> AnyRun {
+impl CoarseFilter {
+    fn with_capacity(keys: usize) -> CoarseFilter {
         let capacity = (2 * keys).max(ANY_MIN_KEYS);
-        AnyRun {
+        CoarseFilter {
             filter: BloomFilter::with_false_pos(ANY_FALSE_POSITIVES).expected_items(capacity),
             capacity,
             inserted: 0,
@@ -138,8 +139,8 @@ impl AnyRun {
     /// A filter over the pending keys, which a lookup tests before searching them:
     /// most keys of a new story are not pending, and a filter test is one memory read
     /// where the search is several.
-    fn over_pending(recent: &BTreeSet<(i64, i64)>) -> AnyRun {
-        let mut filter = AnyRun::with_capacity(recent.len().max(RECENT_BANDS_MAX));
+    fn over_pending(recent: &BTreeSet<(i64, i64)>) -> CoarseFilter {
+        let mut filter = CoarseFilter::with_capacity(recent.len().max(RECENT_BANDS_MAX));
         for &(band, _) in recent {
             if let Ok(band) = u32::try_from(band) {
                 filter.insert(filter_hash(band));
@@ -158,8 +159,8 @@ impl AnyRun {
     }
 
     /// A filter holding every key of `lsh_blocks`.
-    fn build(tx: &Connection) -> Result<AnyRun> {
-        let mut any = AnyRun::with_capacity(stored_run_keys(tx)?);
+    fn build(tx: &Connection) -> Result<CoarseFilter> {
+        let mut any = CoarseFilter::with_capacity(stored_run_keys(tx)?);
         let mut blocks = tx.prepare("SELECT pairs FROM lsh_blocks")?;
         let mut rows = blocks.query([])?;
         while let Some(row) = rows.next()? {
@@ -215,9 +216,9 @@ pub(super) struct BandCache {
     /// Every run of `lsh_blocks`, oldest first.
     runs: Vec<Run>,
     /// Every key of every run.
-    any: AnyRun,
+    any: CoarseFilter,
     /// Every pending key (and, after a prune, some that were).
-    pending: AnyRun,
+    pending: CoarseFilter,
 }
 
 impl std::fmt::Debug for BandCache {
@@ -266,7 +267,7 @@ impl BandCache {
             }
         }
         let mut runs: Vec<Run> = Vec::new();
-        let mut any = AnyRun::with_capacity(stored_run_keys(tx)?);
+        let mut any = CoarseFilter::with_capacity(stored_run_keys(tx)?);
         // One run's hashes, gathered to size its filter.
         let mut hashes: Vec<u64> = Vec::new();
         let mut blocks = tx.prepare("SELECT id, pairs FROM lsh_blocks ORDER BY id")?;
@@ -299,7 +300,7 @@ impl BandCache {
         runs.extend(building.take().map(|r| r.finish(&hashes)));
         Ok(BandCache {
             data_version,
-            pending: AnyRun::over_pending(&recent),
+            pending: CoarseFilter::over_pending(&recent),
             recent,
             runs,
             any,
@@ -357,7 +358,7 @@ impl BandCache {
             }
         }
         if self.pending.full() {
-            self.pending = AnyRun::over_pending(&self.recent);
+            self.pending = CoarseFilter::over_pending(&self.recent);
         }
         if !packed.is_empty() {
             tx.prepare_cached("INSERT INTO lsh_pending (story_id, bands) VALUES (?1, ?2)")?
@@ -456,12 +457,12 @@ impl BandCache {
         }
         tx.prepare_cached("DELETE FROM lsh_pending")?.execute([])?;
         self.recent.clear();
-        self.pending = AnyRun::over_pending(&self.recent);
+        self.pending = CoarseFilter::over_pending(&self.recent);
         if run.len > 0 {
             self.runs.push(run);
         }
         if self.any.inserted > self.any.capacity {
-            self.any = AnyRun::build(tx)?;
+            self.any = CoarseFilter::build(tx)?;
         }
         Ok(true)
     }
@@ -481,7 +482,7 @@ impl BandCache {
         }
         self.runs.retain(|r| r.newest_story >= window);
         if pruned > 0 {
-            self.any = AnyRun::build(tx)?;
+            self.any = CoarseFilter::build(tx)?;
         }
         let before = self.recent.len();
         self.recent.retain(|&(_, story)| story >= window);
