@@ -12,7 +12,8 @@
 //!   row of its own, and writing them cost as much as the rest of an entry's write.
 //!
 //! A connection keeps a [`BandCache`] beside them, loaded from the tables on first use:
-//! the pending keys in memory (so a lookup there costs no seek), and for each run a
+//! the pending keys in memory behind a coarse filter (so a lookup there costs no seek,
+//! and usually one filter test), and for each run a
 //! Bloom filter of its keys (about 1.4 bytes per key), the first key of each block, and
 //! its newest story. A lookup reads a block of a run only for a key the run's filter
 //! may hold: nearly every key of a new story is in no run, and each run costs a few bit
