@@ -267,38 +267,45 @@ impl BandCache {
                 }
             }
         }
-        let mut runs: Vec<Run> = Vec::new();
+        // Each run's size first (the rows' lengths only), to size its filter.
+        let mut runs: Vec<Run> = tx
+            .prepare("SELECT id >> 32, sum(length(pairs)) FROM lsh_blocks GROUP BY 1 ORDER BY 1")?
+            .query_map([], |r| {
+                let keys = usize::try_from(r.get::<_, i64>(1)?).unwrap_or(0) / PAIR_BYTES;
+                Ok(Run {
+                    id: r.get(0)?,
+                    len: 0,
+                    newest_story: i64::MIN,
+                    fences: Vec::new(),
+                    filter: BloomFilter::with_false_pos(FILTER_FALSE_POSITIVES)
+                        .expected_items(keys.max(1)),
+                })
+            })?
+            .collect::<rusqlite::Result<_>>()?;
         let mut any = CoarseFilter::with_capacity(stored_run_keys(tx)?);
-        // One run's hashes, gathered to size its filter.
-        let mut hashes: Vec<u64> = Vec::new();
         let mut blocks = tx.prepare("SELECT id, pairs FROM lsh_blocks ORDER BY id")?;
         let mut rows = blocks.query([])?;
-        let mut building: Option<Loading> = None;
+        let mut at = 0;
         while let Some(row) = rows.next()? {
             let run_id = row.get::<_, i64>(0)? >> 32;
-            if building.as_ref().is_some_and(|r| r.id != run_id) {
-                runs.extend(building.take().map(|r| r.finish(&hashes)));
-                hashes.clear();
+            while runs.get(at).is_some_and(|r| r.id < run_id) {
+                at += 1;
             }
-            let run = building.get_or_insert_with(|| Loading {
-                id: run_id,
-                len: 0,
-                newest_story: i64::MIN,
-                fences: Vec::new(),
-            });
+            let Some(run) = runs.get_mut(at).filter(|r| r.id == run_id) else {
+                continue;
+            };
             let block = blob(row, 1)?;
             if let Some((first, _)) = pairs(block).next() {
                 run.fences.push(first);
             }
             for (band, story) in pairs(block) {
                 let hash = filter_hash(band);
-                hashes.push(hash);
+                run.filter.insert_hash(hash);
                 any.insert(hash);
                 run.newest_story = run.newest_story.max(story);
                 run.len += 1;
             }
         }
-        runs.extend(building.take().map(|r| r.finish(&hashes)));
         Ok(BandCache {
             data_version,
             pending: CoarseFilter::over_pending(&recent),
@@ -493,32 +500,6 @@ impl BandCache {
             pruned += before - self.recent.len();
         }
         Ok(pruned)
-    }
-}
-
-/// A run being read from `lsh_blocks` by [`BandCache::load`].
-struct Loading {
-    id: i64,
-    len: usize,
-    newest_story: i64,
-    fences: Vec<u32>,
-}
-
-impl Loading {
-    /// The run, with a filter over `hashes` (its keys).
-    fn finish(self, hashes: &[u64]) -> Run {
-        let mut filter =
-            BloomFilter::with_false_pos(FILTER_FALSE_POSITIVES).expected_items(hashes.len().max(1));
-        for &hash in hashes {
-            filter.insert_hash(hash);
-        }
-        Run {
-            id: self.id,
-            len: self.len,
-            newest_story: self.newest_story,
-            fences: self.fences,
-            filter,
-        }
     }
 }
 
