@@ -267,22 +267,26 @@ impl BandCache {
                 }
             }
         }
-        // Each run's size first (the rows' lengths only), to size its filter.
-        let mut runs: Vec<Run> = tx
+        // Each run's size first (the rows' lengths only), to size the filters.
+        let sizes: Vec<(i64, usize)> = tx
             .prepare("SELECT id >> 32, sum(length(pairs)) FROM lsh_blocks GROUP BY 1 ORDER BY 1")?
             .query_map([], |r| {
-                let keys = usize::try_from(r.get::<_, i64>(1)?).unwrap_or(0) / PAIR_BYTES;
-                Ok(Run {
-                    id: r.get(0)?,
-                    len: 0,
-                    newest_story: i64::MIN,
-                    fences: Vec::new(),
-                    filter: BloomFilter::with_false_pos(FILTER_FALSE_POSITIVES)
-                        .expected_items(keys.max(1)),
-                })
+                let bytes = usize::try_from(r.get::<_, i64>(1)?).unwrap_or(0);
+                Ok((r.get(0)?, bytes / PAIR_BYTES))
             })?
             .collect::<rusqlite::Result<_>>()?;
-        let mut any = CoarseFilter::with_capacity(stored_run_keys(tx)?);
+        let mut any = CoarseFilter::with_capacity(sizes.iter().map(|&(_, keys)| keys).sum());
+        let mut runs: Vec<Run> = sizes
+            .into_iter()
+            .map(|(id, keys)| Run {
+                id,
+                len: 0,
+                newest_story: i64::MIN,
+                fences: Vec::new(),
+                filter: BloomFilter::with_false_pos(FILTER_FALSE_POSITIVES)
+                    .expected_items(keys.max(1)),
+            })
+            .collect();
         let mut blocks = tx.prepare("SELECT id, pairs FROM lsh_blocks ORDER BY id")?;
         let mut rows = blocks.query([])?;
         let mut at = 0;
