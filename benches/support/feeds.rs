@@ -58,9 +58,13 @@ fn words(rng: &mut fastrand::Rng, n: usize) -> String {
         "government",
         "new",
     ];
+    let extra = extra_vocabulary();
     (0..n)
         .map(|_| {
-            let w = VOCAB[rng.usize(..VOCAB.len())];
+            let w = match extra {
+                Some(extra) if rng.bool() => extra[rng.usize(..extra.len())].as_str(),
+                _ => VOCAB[rng.usize(..VOCAB.len())],
+            };
             if rng.u8(..10) == 0 {
                 format!("{w}{}", rng.u32(..1000))
             } else {
@@ -69,6 +73,36 @@ fn words(rng: &mut fastrand::Rng, n: usize) -> String {
         })
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// `ROUNDUP_BENCH_VOCAB=N`: half the words are drawn from N more synthetic words
+/// (syllable strings), for text whose unrelated stories share fewer shingles than the
+/// default 48-word vocabulary gives them.
+fn extra_vocabulary() -> Option<&'static [String]> {
+    static EXTRA: std::sync::OnceLock<Option<Vec<String>>> = std::sync::OnceLock::new();
+    EXTRA
+        .get_or_init(|| {
+            let n: usize = std::env::var("ROUNDUP_BENCH_VOCAB").ok()?.parse().ok()?;
+            const SYLLABLES: &[&str] = &[
+                "ka", "bul", "ta", "li", "ban", "mo", "sko", "teh", "ran", "is", "la", "ma", "bad",
+                "her", "at", "dush", "an", "be", "ri", "zo",
+            ];
+            Some(
+                (0..n)
+                    .map(|mut k| {
+                        let mut w = String::new();
+                        loop {
+                            w.push_str(SYLLABLES[k % SYLLABLES.len()]);
+                            k /= SYLLABLES.len();
+                            if k == 0 {
+                                break w;
+                            }
+                        }
+                    })
+                    .collect(),
+            )
+        })
+        .as_deref()
 }
 
 struct Story {
