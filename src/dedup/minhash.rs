@@ -137,12 +137,13 @@ pub fn similarity(a: &[u64], b: &[u64]) -> (f64, f64) {
     (common / union, common / a.len().min(b.len()) as f64)
 }
 
-/// The verification step: are these two texts copies of one story?
-pub fn similar(a: &[u64], b: &[u64]) -> Option<f64> {
+/// The verification step: are these two texts copies of one story? When they are, the
+/// score (the larger of Jaccard and containment) and the Jaccard similarity.
+pub fn similar(a: &[u64], b: &[u64]) -> Option<(f64, f64)> {
     let (jaccard, containment) = similarity(a, b);
     let contained =
         a.len().min(b.len()) >= MIN_CONTAINED_SHINGLES && containment >= CONTAINMENT_THRESHOLD;
-    (jaccard >= JACCARD_THRESHOLD || contained).then_some(jaccard.max(containment))
+    (jaccard >= JACCARD_THRESHOLD || contained).then_some((jaccard.max(containment), jaccard))
 }
 
 #[cfg(test)]

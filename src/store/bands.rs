@@ -26,7 +26,7 @@
 //! connection has written (`PRAGMA data_version`) and after a failed transaction, and a
 //! false positive of a filter only costs one block read.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use fastbloom::BloomFilter;
 use rusqlite::{Connection, params};
@@ -49,9 +49,18 @@ const PAIR_BYTES: usize = 12;
 /// Bytes of one band key in a `lsh_pending` blob (big-endian u32).
 const BAND_BYTES: usize = 4;
 
-/// False-positive rate of each run's filter (a false positive costs one block read
-/// that finds nothing).
-const FILTER_FALSE_POSITIVES: f64 = 0.005;
+/// Keys one column's filter is sized for. A run is split into columns of at most this
+/// many keys (by key range, at block boundaries); most runs are one or two.
+const COLUMN_KEYS: usize = 64_000;
+/// 64-bit words in one column's filter: 12 bits per key at [`COLUMN_KEYS`] (1 % false
+/// positives), 16 at a usual run's 48 000 keys (0.4 %). A false positive costs one
+/// block read that finds nothing.
+const COLUMN_WORDS: usize = COLUMN_KEYS * 12 / 64;
+/// Bits a key sets, all in one word of its column's filter.
+const COLUMN_HASHES: u32 = 5;
+/// Columns whose filters are interleaved word by word: the words a key tests in 8
+/// columns are one cache line.
+const GROUP: usize = 8;
 
 /// Fewest keys the filters over all runs and over the pending keys are sized for.
 const ANY_MIN_KEYS: usize = 100_000;
@@ -183,28 +192,86 @@ fn stored_run_keys(tx: &Connection) -> Result<usize> {
     Ok(usize::try_from(bytes).unwrap_or(0) / PAIR_BYTES)
 }
 
-/// One run of `lsh_blocks`, in memory.
-struct Run {
-    id: i64,
-    /// Keys in the run.
+/// Part of one run of `lsh_blocks`, in memory: a range of its blocks (a range of its
+/// keys) and their filter, one column of [`ColumnFilters`].
+struct Column {
+    run: i64,
+    /// The run's block number of the column's first block.
+    first_block: usize,
+    /// Keys in the column.
     len: usize,
-    /// Newest story with a key in the run: once it leaves the window, so does the run.
+    /// Newest story with a key in the column: once it leaves the window, so does the
+    /// column (and the run once all its columns have).
     newest_story: i64,
     /// The first band key of each block, in block order.
     fences: Vec<u32>,
-    filter: BloomFilter,
 }
 
-impl Run {
-    /// The blocks that may hold `band`: the last one starting before it, and every one
-    /// starting with it.
-    fn blocks_for(&self, band: u32) -> impl Iterator<Item = usize> + '_ {
+impl Column {
+    /// The run's blocks that may hold `band`: the last one starting before it, and every
+    /// one starting with it.
+    fn blocks_for(&self, band: u32) -> std::ops::Range<usize> {
         let start = self.fences.partition_point(|&f| f < band);
         let same = self.fences[start..]
             .iter()
-            .take_while(move |&&f| f == band)
+            .take_while(|&&f| f == band)
             .count();
-        start.saturating_sub(1)..start + same
+        self.first_block + start.saturating_sub(1)..self.first_block + start + same
+    }
+}
+
+/// One Bloom filter per column, in groups of [`GROUP`] interleaved word by word: word
+/// `w` of a group's 8 filters are adjacent. A key picks one word (the same in every
+/// column) and sets [`COLUMN_HASHES`] bits in it, so testing it against every column
+/// reads one cache line per 8 columns, where a filter per run cost a cache miss per
+/// run: a key of a syndicated copy, which the filter over all runs lets through, is
+/// tested against every run in the window (about 90 at 5 000 feeds in one cycle).
+#[derive(Default)]
+struct ColumnFilters {
+    groups: Vec<Box<[u64]>>,
+}
+
+impl ColumnFilters {
+    /// The word and the bits `hash` tests.
+    fn probe(hash: u64) -> (usize, u64) {
+        // A second mix, so that the bits do not follow the coarse filters' own.
+        let h = (hash ^ (hash >> 31)).wrapping_mul(0x7fb5_d329_728e_a185);
+        let h = h ^ (h >> 27);
+        let word = ((h >> 32) * COLUMN_WORDS as u64) >> 32;
+        let mask = (0..COLUMN_HASHES).fold(0u64, |m, i| m | 1 << ((h >> (6 * i)) & 63));
+        (word as usize, mask)
+    }
+
+    fn insert(&mut self, slot: usize, hash: u64) {
+        while self.groups.len() <= slot / GROUP {
+            self.groups
+                .push(vec![0; COLUMN_WORDS * GROUP].into_boxed_slice());
+        }
+        let (word, mask) = Self::probe(hash);
+        if let Some(w) = self.groups[slot / GROUP].get_mut(word * GROUP + slot % GROUP) {
+            *w |= mask;
+        }
+    }
+
+    fn clear(&mut self, slot: usize) {
+        if let Some(group) = self.groups.get_mut(slot / GROUP) {
+            for line in group.chunks_exact_mut(GROUP) {
+                line[slot % GROUP] = 0;
+            }
+        }
+    }
+
+    /// Calls `hit` with each slot whose filter may hold `hash`.
+    fn hits(&self, hash: u64, mut hit: impl FnMut(usize)) {
+        let (word, mask) = Self::probe(hash);
+        for (g, group) in self.groups.iter().enumerate() {
+            let line = &group[word * GROUP..(word + 1) * GROUP];
+            for (i, &w) in line.iter().enumerate() {
+                if w & mask == mask {
+                    hit(g * GROUP + i);
+                }
+            }
+        }
     }
 }
 
@@ -214,8 +281,12 @@ pub(super) struct BandCache {
     data_version: i64,
     /// Every `(band, story_id)` pair of `lsh_pending`.
     recent: BTreeSet<(i64, i64)>,
-    /// Every run of `lsh_blocks`, oldest first.
-    runs: Vec<Run>,
+    /// Every run of `lsh_blocks`, as columns by slot (`None`: a free slot).
+    columns: Vec<Option<Column>>,
+    /// The columns' filters, by slot.
+    filters: ColumnFilters,
+    /// The id of the next run written out.
+    next_run: i64,
     /// Every key of every run.
     any: CoarseFilter,
     /// Every pending key (and, after a prune, some that were).
@@ -227,8 +298,40 @@ impl std::fmt::Debug for BandCache {
         f.debug_struct("BandCache")
             .field("data_version", &self.data_version)
             .field("recent", &self.recent.len())
-            .field("runs", &self.runs.len())
+            .field("columns", &self.columns.iter().flatten().count())
             .finish()
+    }
+}
+
+/// One text's band-key lookup, read block by block (see [`BandCache::lookup`]), so
+/// that a caller that has found what it looks for can stop early.
+#[derive(Debug, Default)]
+pub(super) struct Lookup {
+    /// `(band, story)` pairs found so far.
+    pub(super) found: Vec<(i64, i64)>,
+    /// `(run, block, band)` still to read, the next at the end.
+    reads: Vec<(i64, usize, u32)>,
+}
+
+impl Lookup {
+    /// Reads the next block (of the newest run left) into [`Lookup::found`]; `false`
+    /// when none is left.
+    pub(super) fn read_next(&mut self, tx: &Connection, window: i64) -> Result<bool> {
+        let Some((run, block, key)) = self.reads.pop() else {
+            return Ok(false);
+        };
+        let mut read = tx.prepare_cached("SELECT pairs FROM lsh_blocks WHERE id = ?1")?;
+        let mut rows = read.query([block_id(run, block)])?;
+        if let Some(row) = rows.next()? {
+            find_in_block(blob(row, 0)?, key, window, &mut self.found);
+        }
+        Ok(true)
+    }
+
+    /// Band keys of blocks not read: keys a run's filter holds, probably (false
+    /// positives aside) in the stories of the blocks read so far.
+    pub(super) fn unread(&self) -> impl Iterator<Item = i64> + '_ {
+        self.reads.iter().map(|&(_, _, key)| i64::from(key))
     }
 }
 
@@ -267,56 +370,95 @@ impl BandCache {
                 }
             }
         }
-        // Each run's size first (the rows' lengths only), to size the filters.
-        let sizes: Vec<(i64, usize)> = tx
-            .prepare("SELECT id >> 32, sum(length(pairs)) FROM lsh_blocks GROUP BY 1 ORDER BY 1")?
+        // Each run's blocks and keys first (the rows' lengths only), to split it into
+        // columns and size the coarse filter.
+        let sizes: Vec<(i64, usize, usize)> = tx
+            .prepare(
+                "SELECT id >> 32, count(*), sum(length(pairs)) FROM lsh_blocks
+                 GROUP BY 1 ORDER BY 1",
+            )?
             .query_map([], |r| {
-                let bytes = usize::try_from(r.get::<_, i64>(1)?).unwrap_or(0);
-                Ok((r.get(0)?, bytes / PAIR_BYTES))
+                let blocks = usize::try_from(r.get::<_, i64>(1)?).unwrap_or(0);
+                let bytes = usize::try_from(r.get::<_, i64>(2)?).unwrap_or(0);
+                Ok((r.get(0)?, blocks, bytes / PAIR_BYTES))
             })?
             .collect::<rusqlite::Result<_>>()?;
-        let mut any = CoarseFilter::with_capacity(sizes.iter().map(|&(_, keys)| keys).sum());
-        let mut runs: Vec<Run> = sizes
-            .into_iter()
-            .map(|(id, keys)| Run {
-                id,
-                len: 0,
-                newest_story: i64::MIN,
-                fences: Vec::new(),
-                filter: BloomFilter::with_false_pos(FILTER_FALSE_POSITIVES)
-                    .expected_items(keys.max(1)),
-            })
-            .collect();
-        let mut blocks = tx.prepare("SELECT id, pairs FROM lsh_blocks ORDER BY id")?;
-        let mut rows = blocks.query([])?;
-        let mut at = 0;
-        while let Some(row) = rows.next()? {
-            let run_id = row.get::<_, i64>(0)? >> 32;
-            while runs.get(at).is_some_and(|r| r.id < run_id) {
-                at += 1;
-            }
-            let Some(run) = runs.get_mut(at).filter(|r| r.id == run_id) else {
-                continue;
-            };
-            let block = blob(row, 1)?;
-            if let Some((first, _)) = pairs(block).next() {
-                run.fences.push(first);
-            }
-            for (band, story) in pairs(block) {
-                let hash = filter_hash(band);
-                run.filter.insert_hash(hash);
-                any.insert(hash);
-                run.newest_story = run.newest_story.max(story);
-                run.len += 1;
-            }
-        }
-        Ok(BandCache {
+        let mut cache = BandCache {
             data_version,
             pending: CoarseFilter::over_pending(&recent),
             recent,
-            runs,
-            any,
-        })
+            columns: Vec::new(),
+            filters: ColumnFilters::default(),
+            next_run: sizes.last().map_or(1, |&(run, _, _)| run + 1),
+            any: CoarseFilter::with_capacity(sizes.iter().map(|&(_, _, keys)| keys).sum()),
+        };
+        let mut blocks = tx.prepare("SELECT id, pairs FROM lsh_blocks ORDER BY id")?;
+        let mut rows = blocks.query([])?;
+        let (mut at, mut slot) = (0, None);
+        while let Some(row) = rows.next()? {
+            let id: i64 = row.get(0)?;
+            let (run, number) = (id >> 32, usize::try_from(id & 0xffff_ffff).unwrap_or(0));
+            while sizes.get(at).is_some_and(|&(r, _, _)| r < run) {
+                at += 1;
+            }
+            let Some(&(_, blocks, keys)) = sizes.get(at).filter(|&&(r, _, _)| r == run) else {
+                continue;
+            };
+            let per_column = blocks.div_ceil(keys.div_ceil(COLUMN_KEYS).max(1));
+            cache.push_block(run, number, per_column, &mut slot, blob(row, 1)?);
+        }
+        Ok(cache)
+    }
+
+    /// Adds block `number` of run `run` to the column in `slot`, or to a new one when it
+    /// is of another run or full (`per_column` blocks).
+    fn push_block(
+        &mut self,
+        run: i64,
+        number: usize,
+        per_column: usize,
+        slot: &mut Option<usize>,
+        block: &[u8],
+    ) {
+        let current = slot
+            .and_then(|s| self.columns.get(s))
+            .and_then(Option::as_ref)
+            .filter(|c| c.run == run && number - c.first_block.min(number) < per_column.max(1));
+        let s = match (current, *slot) {
+            (Some(_), Some(s)) => s,
+            _ => {
+                let column = Column {
+                    run,
+                    first_block: number,
+                    len: 0,
+                    newest_story: i64::MIN,
+                    fences: Vec::new(),
+                };
+                let s = match self.columns.iter().position(Option::is_none) {
+                    Some(free) => free,
+                    None => {
+                        self.columns.push(None);
+                        self.columns.len() - 1
+                    }
+                };
+                self.columns[s] = Some(column);
+                *slot = Some(s);
+                s
+            }
+        };
+        let Some(Some(column)) = self.columns.get_mut(s) else {
+            return;
+        };
+        if let Some((first, _)) = pairs(block).next() {
+            column.fences.push(first);
+        }
+        for (band, story) in pairs(block) {
+            let hash = filter_hash(band);
+            self.filters.insert(s, hash);
+            self.any.insert(hash);
+            column.newest_story = column.newest_story.max(story);
+            column.len += 1;
+        }
     }
 
     /// Keys held in `lsh_pending`.
@@ -328,7 +470,8 @@ impl BandCache {
     /// Runs in `lsh_blocks`.
     #[cfg(test)]
     pub(super) fn run_count(&self) -> usize {
-        self.runs.len()
+        let runs: BTreeSet<i64> = self.columns.iter().flatten().map(|c| c.run).collect();
+        runs.len()
     }
 
     /// Adds one text's band keys to `story` (one row of `lsh_pending`), except those the
@@ -388,15 +531,24 @@ impl BandCache {
         bands: &[i64],
         window: i64,
     ) -> Result<Vec<(i64, i64)>> {
-        let mut found = Vec::new();
-        let mut read = tx.prepare_cached("SELECT pairs FROM lsh_blocks WHERE id = ?1")?;
+        let mut lookup = self.lookup(bands, window);
+        while lookup.read_next(tx, window)? {}
+        Ok(lookup.found)
+    }
+
+    /// The lookup of `bands` from `window` on, as far as memory answers it: the pairs of
+    /// pending keys in [`Lookup::found`], and the blocks of runs whose filters may hold
+    /// a key, to read with [`Lookup::read_next`], newest run first.
+    pub(super) fn lookup(&self, bands: &[i64], window: i64) -> Lookup {
+        let mut lookup = Lookup::default();
+        let mut slots = Vec::new();
         for &band in bands {
             let Ok(key) = u32::try_from(band) else {
                 continue;
             };
             let hash = filter_hash(key);
             if self.pending.filter.contains_hash(hash) {
-                found.extend(
+                lookup.found.extend(
                     self.recent
                         .range((band, window)..=(band, i64::MAX))
                         .copied(),
@@ -405,19 +557,23 @@ impl BandCache {
             if !self.any.filter.contains_hash(hash) {
                 continue;
             }
-            for run in &self.runs {
-                if run.newest_story < window || !run.filter.contains_hash(hash) {
+            slots.clear();
+            self.filters.hits(hash, |slot| slots.push(slot));
+            for &slot in &slots {
+                let Some(Some(column)) = self.columns.get(slot) else {
                     continue;
-                }
-                for block in run.blocks_for(key) {
-                    let mut rows = read.query([block_id(run.id, block)])?;
-                    if let Some(row) = rows.next()? {
-                        find_in_block(blob(row, 0)?, key, window, &mut found);
+                };
+                if column.newest_story >= window {
+                    for block in column.blocks_for(key) {
+                        lookup.reads.push((column.run, block, key));
                     }
                 }
             }
         }
-        Ok(found)
+        // Popped from the end: oldest run first here.
+        lookup.reads.sort_unstable();
+        lookup.reads.dedup();
+        lookup
     }
 
     /// When `lsh_pending` holds at least `max` keys, writes those still in the window
@@ -427,52 +583,42 @@ impl BandCache {
         if self.recent.len() < max || self.recent.is_empty() {
             return Ok(false);
         }
-        let id = self.runs.last().map_or(1, |r| r.id + 1);
-        let kept = self
-            .recent
-            .iter()
-            .filter(|&&(_, story)| story >= window)
-            .filter_map(|&(band, story)| Some((u32::try_from(band).ok()?, story)));
-        let mut run = Run {
-            id,
-            len: 0,
-            newest_story: i64::MIN,
-            fences: Vec::new(),
-            filter: BloomFilter::with_false_pos(FILTER_FALSE_POSITIVES)
-                .expected_items(self.recent.len()),
-        };
+        let run = self.next_run;
+        self.next_run += 1;
+        let recent = std::mem::take(&mut self.recent);
+        let kept = recent.iter().filter(|&&(_, story)| story >= window);
+        // Columns of equal size, split at block boundaries.
+        let keys = kept.clone().count();
+        let per_column = keys
+            .div_ceil(keys.div_ceil(COLUMN_KEYS).max(1))
+            .div_ceil(BLOCK_KEYS);
         {
             let mut insert =
                 tx.prepare_cached("INSERT INTO lsh_blocks (id, pairs) VALUES (?1, ?2)")?;
             let mut block = Vec::with_capacity(BLOCK_KEYS * PAIR_BYTES);
-            let mut write = |block: &mut Vec<u8>, run: &mut Run| -> Result<()> {
-                if !block.is_empty() {
-                    insert.execute(params![block_id(id, run.fences.len()), &block[..]])?;
-                    run.fences.push(be_u32(block));
+            let (mut number, mut slot) = (0, None);
+            let mut pairs =
+                kept.filter_map(|&(band, story)| Some((u32::try_from(band).ok()?, story)));
+            loop {
+                let next = pairs.next();
+                if let Some((band, story)) = next {
+                    block.extend_from_slice(&band.to_be_bytes());
+                    block.extend_from_slice(&story.to_be_bytes());
+                }
+                let full = block.len() == BLOCK_KEYS * PAIR_BYTES;
+                if (full || next.is_none()) && !block.is_empty() {
+                    insert.execute(params![block_id(run, number), &block[..]])?;
+                    self.push_block(run, number, per_column, &mut slot, &block);
+                    number += 1;
                     block.clear();
                 }
-                Ok(())
-            };
-            for (band, story) in kept {
-                block.extend_from_slice(&band.to_be_bytes());
-                block.extend_from_slice(&story.to_be_bytes());
-                let hash = filter_hash(band);
-                run.filter.insert_hash(hash);
-                self.any.insert(hash);
-                run.newest_story = run.newest_story.max(story);
-                run.len += 1;
-                if block.len() == BLOCK_KEYS * PAIR_BYTES {
-                    write(&mut block, &mut run)?;
+                if next.is_none() {
+                    break;
                 }
             }
-            write(&mut block, &mut run)?;
         }
         tx.prepare_cached("DELETE FROM lsh_pending")?.execute([])?;
-        self.recent.clear();
         self.pending = CoarseFilter::over_pending(&self.recent);
-        if run.len > 0 {
-            self.runs.push(run);
-        }
         if self.any.inserted > self.any.capacity {
             self.any = CoarseFilter::build(tx)?;
         }
@@ -488,11 +634,21 @@ impl BandCache {
         let mut pruned = 0;
         let mut drop_run =
             tx.prepare_cached("DELETE FROM lsh_blocks WHERE id >= ?1 AND id < ?2")?;
-        for run in self.runs.iter().filter(|r| r.newest_story < window) {
-            drop_run.execute([block_id(run.id, 0), block_id(run.id + 1, 0)])?;
-            pruned += run.len;
+        // A run is dropped once every one of its columns has left the window.
+        let mut newest: BTreeMap<i64, i64> = BTreeMap::new();
+        for column in self.columns.iter().flatten() {
+            let n = newest.entry(column.run).or_insert(i64::MIN);
+            *n = (*n).max(column.newest_story);
         }
-        self.runs.retain(|r| r.newest_story >= window);
+        for (&run, _) in newest.iter().filter(|&(_, &n)| n < window) {
+            drop_run.execute([block_id(run, 0), block_id(run + 1, 0)])?;
+        }
+        for (slot, column) in self.columns.iter_mut().enumerate() {
+            if let Some(c) = column.take_if(|c| newest.get(&c.run).is_some_and(|&n| n < window)) {
+                pruned += c.len;
+                self.filters.clear(slot);
+            }
+        }
         if pruned > 0 {
             self.any = CoarseFilter::build(tx)?;
         }
@@ -597,5 +753,70 @@ mod tests {
             })
             .unwrap();
         assert_eq!(left, 300 * 24);
+    }
+
+    #[test]
+    fn a_large_run_is_split_into_columns_and_a_key_across_them_is_found_whole() {
+        let mut conn = Connection::open_in_memory().unwrap();
+        super::super::migrate::migrations()
+            .to_latest(&mut conn)
+            .unwrap();
+        // 5 000 stories of 24 keys: 22 of their own, key 1 shared by all (first in key
+        // order), and key `across` shared by all, sorted right after story 2 500's own
+        // keys: 120 000 keys, two columns of 188 blocks, split inside `across`.
+        let own = |s: i64, k: i64| 1_000_000 + s * 100 + k;
+        let across = own(2_500, 50);
+        let mut slot = None;
+        let tx = conn.transaction().unwrap();
+        let cache = BandCache::current(&mut slot, &tx).unwrap();
+        for s in 1..=5_000 {
+            let mut keys: Vec<i64> = (0..22).map(|k| own(s, k)).collect();
+            keys.extend([1, across]);
+            cache.add(&tx, &keys, s, Some(&[])).unwrap();
+        }
+        assert!(cache.fold(&tx, 0, 1).unwrap());
+        let columns: Vec<(usize, usize)> = cache
+            .columns
+            .iter()
+            .flatten()
+            .map(|c| (c.first_block, c.len))
+            .collect();
+        assert_eq!(columns, vec![(0, 188 * 320), (188, 120_000 - 188 * 320)]);
+        tx.commit().unwrap();
+        let all: Vec<i64> = (1..=5_000).collect();
+        for reload in [false, true] {
+            if reload {
+                slot = None;
+            }
+            let tx = conn.transaction().unwrap();
+            let cache = BandCache::current(&mut slot, &tx).unwrap();
+            assert_eq!(cache.columns.iter().flatten().count(), 2);
+            assert_eq!(found(cache, &tx, across, 0), all);
+            assert_eq!(found(cache, &tx, 1, 0), all);
+            assert_eq!(
+                found(cache, &tx, across, 4_990),
+                (4_990..=5_000).collect::<Vec<_>>()
+            );
+            for s in [1, 2_500, 2_501, 5_000] {
+                assert_eq!(found(cache, &tx, own(s, 0), 0), vec![s]);
+                assert_eq!(found(cache, &tx, own(s, 21), 0), vec![s]);
+            }
+            assert!(found(cache, &tx, own(2_500, 22), 0).is_empty());
+        }
+        // Once every story has left the window, the run goes and its slots are reused
+        // by the next run, which finds none of the old keys.
+        let tx = conn.transaction().unwrap();
+        let cache = BandCache::current(&mut slot, &tx).unwrap();
+        assert_eq!(cache.prune(&tx, 5_001).unwrap(), 120_000);
+        cache
+            .add(&tx, &[7; minhash::BANDS], 6_000, Some(&[]))
+            .unwrap();
+        assert!(cache.fold(&tx, 5_001, 1).unwrap());
+        assert_eq!(cache.columns.len(), 2);
+        assert_eq!(cache.run_count(), 1);
+        assert_eq!(found(cache, &tx, 7, 0), vec![6_000]);
+        assert!(found(cache, &tx, across, 0).is_empty());
+        assert!(found(cache, &tx, own(2_500, 0), 0).is_empty());
+        tx.commit().unwrap();
     }
 }

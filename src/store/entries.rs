@@ -530,9 +530,21 @@ fn window_start(tx: &Connection, policy: MatchPolicy, now: DateTime<Utc>) -> Res
         .query_row([cutoff], |r| r.get(0))?)
 }
 
+/// Jaccard similarity at which a verified candidate is taken without reading more band
+/// blocks. Any other candidate at least as similar to the entry is then within Jaccard
+/// distance 2 × (1 − this) = 1 − [`minhash::JACCARD_THRESHOLD`] of the one taken (the
+/// Jaccard distance is a metric), so the two would verify as one story themselves.
+const SURE_JACCARD: f64 = 1.0 - (1.0 - minhash::JACCARD_THRESHOLD) / 2.0;
+
 /// The story `item` is a verified near-duplicate of, if any: LSH candidates within the
 /// window, each verified on exact shingle similarity against its reports; the most
 /// similar wins. A shared band alone never merges.
+///
+/// Candidates are verified as they are found: first those of pending keys (no read),
+/// then those of each block read, newest run first. A syndicated copy shares most of
+/// its band keys with its story, in as many blocks; the first that verifies at
+/// [`SURE_JACCARD`] ends the lookup, and the blocks left unread are taken to hold the
+/// story's keys (they are not stored again).
 fn find_near_duplicate(
     tx: &Connection,
     item: &Item,
@@ -541,39 +553,57 @@ fn find_near_duplicate(
     if item.bands.len() != minhash::BANDS {
         return Ok(None);
     }
-    let found = lsh.cache.candidates(tx, &item.bands, lsh.window)?;
-    // Newest first, each once, at most MAX_CANDIDATES.
-    let mut candidates: Vec<i64> = found.iter().map(|&(_, story)| story).collect();
-    candidates.sort_unstable_by(|a, b| b.cmp(a));
-    candidates.dedup();
-    candidates.truncate(MAX_CANDIDATES);
+    let mut lookup = lsh.cache.lookup(&item.bands, lsh.window);
     let mut texts = tx.prepare_cached(&format!(
         "SELECT title, summary FROM entries WHERE story_id = ?1 ORDER BY id LIMIT {MAX_ENTRIES_COMPARED}"
     ))?;
+    let mut seen: Vec<i64> = Vec::new();
     let mut best: Option<(i64, f64)> = None;
-    for story in candidates {
-        let rows = texts.query_map([story], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-        })?;
-        // One verified report is enough to score a story: its earliest reports are
-        // compared first, and the rest are not read.
-        for row in rows {
-            let (title, summary) = row?;
-            let theirs = dedup::entry_shingles(&title, &summary);
-            if let Some(score) = minhash::similar(&item.shingles, &theirs) {
-                if best.is_none_or(|(_, b)| score > b) {
-                    best = Some((story, score));
+    let (mut checked, mut sure) = (0, false);
+    loop {
+        // Stories found since the last pass, newest first.
+        let mut fresh: Vec<i64> = lookup.found[checked..]
+            .iter()
+            .map(|&(_, story)| story)
+            .filter(|s| !seen.contains(s))
+            .collect();
+        checked = lookup.found.len();
+        fresh.sort_unstable_by(|a, b| b.cmp(a));
+        fresh.dedup();
+        for story in fresh.into_iter().take(MAX_CANDIDATES - seen.len()) {
+            seen.push(story);
+            let rows = texts.query_map([story], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?;
+            // One verified report is enough to score a story: its earliest reports are
+            // compared first, and the rest are not read.
+            for row in rows {
+                let (title, summary) = row?;
+                let theirs = dedup::entry_shingles(&title, &summary);
+                if let Some((score, jaccard)) = minhash::similar(&item.shingles, &theirs) {
+                    if best.is_none_or(|(_, b)| score > b) {
+                        best = Some((story, score));
+                    }
+                    sure = jaccard >= SURE_JACCARD;
+                    break;
                 }
+            }
+            if sure {
                 break;
             }
+        }
+        if sure || seen.len() >= MAX_CANDIDATES || !lookup.read_next(tx, lsh.window)? {
+            break;
         }
     }
     // The band keys the chosen story already has, so that they are not stored again.
     Ok(best.map(|(story, _)| {
-        let held = found
+        let held = lookup
+            .found
             .iter()
             .filter(|&&(_, s)| s == story)
             .map(|&(band, _)| band)
+            .chain(lookup.unread())
             .collect();
         (story, held)
     }))
@@ -645,6 +675,7 @@ fn merge_stories(tx: &Connection, lsh: &mut Lsh<'_>, target: i64, others: &[i64]
 mod tests {
     use super::*;
     use crate::fetch::ResponseMeta;
+    use rusqlite::StatementStatus;
 
     fn item(key: &str, title: &str, text: &str) -> Item {
         let shingles = dedup::entry_shingles(title, text);
@@ -685,8 +716,9 @@ mod tests {
         to the organisation's ministerial meeting in Mashhad next week, where transit \
         corridors and energy will be discussed.";
 
-    #[test]
-    fn band_keys_are_written_out_as_runs_found_in_either_and_pruned_whole() {
+    /// An in-memory store with source "a", the default policy, and a function that
+    /// stores one item from it.
+    fn store_with_source() -> (Store, MatchPolicy, impl Fn(&mut Store, Item)) {
         let mut store = Store::open_in_memory().unwrap();
         let config = crate::config::parse_str(
             "[[sources]]\nid = \"a\"\nurl = \"https://a.example/feed\"\n",
@@ -705,11 +737,67 @@ mod tests {
             max_age: None,
             permanent_redirect: None,
         };
-        let store_item = |store: &mut Store, it: Item| {
+        let store_item = move |store: &mut Store, it: Item| {
             store
                 .store_fetch("a", &meta, None, &[it], policy, now)
                 .unwrap();
         };
+        (store, policy, store_item)
+    }
+
+    #[test]
+    fn a_copy_that_verifies_closely_is_decided_without_reading_its_other_blocks() {
+        let (mut store, policy, store_item) = store_with_source();
+        // 40 unrelated stories and the SCO one, written out as one run: the SCO story's
+        // 24 keys land in several of its blocks.
+        for i in 0..40 {
+            let text: Vec<String> = (0..60).map(|k| format!("w{i}x{k}")).collect();
+            store_item(
+                &mut store,
+                item(&format!("f{i}"), &format!("filler {i}"), &text.join(" ")),
+            );
+        }
+        store_item(&mut store, item("sco", "Russia wants Taliban at SCO", SCO));
+        let sco = store.story_of("a", "sco").unwrap().unwrap();
+        let copy = item(
+            "sco2",
+            "Russia wants Taliban at SCO",
+            &SCO.replace("Monday", "Sunday"),
+        );
+        {
+            let tx = store.conn.transaction().unwrap();
+            let cache = BandCache::current(&mut store.bands, &tx).unwrap();
+            assert!(cache.fold(&tx, 0, 1).unwrap());
+            let mut lookup = cache.lookup(&copy.bands, 0);
+            let mut blocks = 0;
+            while lookup.read_next(&tx, 0).unwrap() {
+                blocks += 1;
+            }
+            assert!(blocks >= 3, "the copy's keys are in {blocks} blocks");
+            tx.commit().unwrap();
+        }
+        let read = "SELECT pairs FROM lsh_blocks WHERE id = ?1";
+        store
+            .conn
+            .prepare_cached(read)
+            .unwrap()
+            .reset_status(StatementStatus::Run);
+        assert_eq!(
+            store.matching_stories(&[copy], policy, Utc::now()).unwrap(),
+            [Some(sco)]
+        );
+        let reads = store
+            .conn
+            .prepare_cached(read)
+            .unwrap()
+            .get_status(StatementStatus::Run);
+        assert_eq!(reads, 1);
+    }
+
+    #[test]
+    fn band_keys_are_written_out_as_runs_found_in_either_and_pruned_whole() {
+        let (mut store, policy, store_item) = store_with_source();
+        let now = Utc::now();
         store_item(&mut store, item("sco", "Russia wants Taliban at SCO", SCO));
         let sco = store.story_of("a", "sco").unwrap().unwrap();
         assert_eq!(band_keys(&store), (minhash::BANDS as i64, 0));
