@@ -310,18 +310,18 @@ fn write_fetch<'a>(
     for item in w.items {
         upsert_entry(tx, w.source_id, item, lsh, w.now, &mut report, fts)?;
     }
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE fetch_state SET etag = ?2, last_modified = ?3, last_fetch_at = ?4,
              last_success_at = ?4, last_status = ?5, last_error = NULL,
              consecutive_failures = 0, retry_after_until = NULL WHERE source_id = ?1",
-        params![
-            w.source_id,
-            w.meta.etag,
-            w.meta.last_modified,
-            to_ts(w.now),
-            w.meta.status
-        ],
-    )?;
+    )?
+    .execute(params![
+        w.source_id,
+        w.meta.etag,
+        w.meta.last_modified,
+        to_ts(w.now),
+        w.meta.status
+    ])?;
     super::sources::record_redirect(tx, w.source_id, w.redirect)?;
     Ok(report)
 }

@@ -40,15 +40,15 @@ pub(super) fn record_redirect(
     seen: Option<&RedirectSeen>,
 ) -> Result<()> {
     let Some(seen) = seen else { return Ok(()) };
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE fetch_state SET
              moved_seen = CASE WHEN ?3 IS NULL THEN 0
                                WHEN moved_to IS ?3 AND moved_from IS ?2 THEN moved_seen + 1
                                ELSE 1 END,
              moved_from = ?2, moved_to = ?3
          WHERE source_id = ?1",
-        params![source_id, seen.from, seen.permanent_to],
-    )?;
+    )?
+    .execute(params![source_id, seen.from, seen.permanent_to])?;
     Ok(())
 }
 
