@@ -36,8 +36,14 @@ const STATEMENT_CACHE: usize = 64;
 /// WAL pages between automatic checkpoints by the writing connection itself.
 const WAL_CHECKPOINT_PAGES: i64 = 10_000;
 /// The same when a checkpoint thread does them (src/store/checkpoint.rs): a fallback,
-/// and what lets the log start over when writes never pause.
-const WAL_FALLBACK_CHECKPOINT_PAGES: i64 = 20_000;
+/// and what lets the log start over when writes never pause. In a 5 000-feed cold cycle
+/// the writer outpaces the thread's checkpoints (one a second); at 20 000 pages (80 MiB)
+/// the writer then spent ~17 % of its time checkpointing, and the cycle took ~9 % longer
+/// than at 60 000 (BENCHMARKS.md). The WAL file can then reach ~240 MiB during such a
+/// burst; it is removed when the last connection closes. (Cutting it back with
+/// `journal_size_limit` whenever the log starts over cost the gain back: the file was
+/// regrown in the same cycle.)
+const WAL_FALLBACK_CHECKPOINT_PAGES: i64 = 60_000;
 
 /// A storage failure. Maps to exit code 3.
 #[derive(Debug, thiserror::Error)]
