@@ -13,13 +13,15 @@
 //!
 //! A connection keeps a [`BandCache`] beside them, loaded from the tables on first use:
 //! the pending keys in memory behind a coarse filter (so a lookup there costs no seek,
-//! and usually one filter test), and for each run a
-//! Bloom filter of its keys (about 1.4 bytes per key), the first key of each block, and
-//! its newest story. A lookup reads a block of a run only for a key the run's filter
-//! may hold: nearly every key of a new story is in no run, and each run costs a few bit
-//! tests instead of a seek that at a million stored stories mostly went to disk. A
-//! coarse filter over all runs is tested first, so a key in no run costs one test
-//! however many runs there are. A run is deleted whole once all its stories have left
+//! and usually one filter test), and for each run, as one or more [`Column`]s, the
+//! first key of each block, its newest story, and a Bloom filter of its keys
+//! ([`ColumnFilters`]: interleaved, so that one cache line tests a key against 8 runs).
+//! A lookup reads a block of a run only for a key the run's filter may hold: nearly
+//! every key of a new story is in no run, and each run costs a bit test instead of a
+//! seek that at a million stored stories mostly went to disk. A coarse filter over all
+//! runs is tested first, so a key in no run costs one test however many runs there
+//! are. Blocks are read one at a time ([`Lookup::read_next`]), so that a caller that
+//! has found its story stops. A run is deleted whole once all its stories have left
 //! the matching window.
 //!
 //! The tables are the source of truth: the cache is reloaded from them when another
