@@ -52,11 +52,12 @@ const PAIR_BYTES: usize = 12;
 const BAND_BYTES: usize = 4;
 
 /// Keys one column's filter is sized for. A run is split into columns of at most this
-/// many keys (by key range, at block boundaries); most runs are one or two.
-const COLUMN_KEYS: usize = 64_000;
+/// many keys (by key range, at block boundaries); a run written out after the feed whose
+/// write took `lsh_pending` past [`RECENT_BANDS_MAX`] is one column.
+const COLUMN_KEYS: usize = 50_000;
 /// 64-bit words in one column's filter: 12 bits per key at [`COLUMN_KEYS`] (1 % false
-/// positives), 16 at a usual run's 48 000 keys (0.4 %). A false positive costs one
-/// block read that finds nothing.
+/// positives), 12.5 at a usual run's 48 000 keys. A false positive costs one block read
+/// that finds nothing.
 const COLUMN_WORDS: usize = COLUMN_KEYS * 12 / 64;
 /// Bits a key sets, all in one word of its column's filter.
 const COLUMN_HASHES: u32 = 5;
@@ -764,10 +765,11 @@ mod tests {
             .to_latest(&mut conn)
             .unwrap();
         // 5 000 stories of 24 keys: 22 of their own, key 1 shared by all (first in key
-        // order), and key `across` shared by all, sorted right after story 2 500's own
-        // keys: 120 000 keys, two columns of 188 blocks, split inside `across`.
+        // order), and key `across` shared by all, sorted right after story 1 500's own
+        // keys (keys 38 000 to 43 000 of the run): 120 000 keys, three columns of 125
+        // blocks, the first split inside `across`.
         let own = |s: i64, k: i64| 1_000_000 + s * 100 + k;
-        let across = own(2_500, 50);
+        let across = own(1_500, 50);
         let mut slot = None;
         let tx = conn.transaction().unwrap();
         let cache = BandCache::current(&mut slot, &tx).unwrap();
@@ -783,7 +785,7 @@ mod tests {
             .flatten()
             .map(|c| (c.first_block, c.len))
             .collect();
-        assert_eq!(columns, vec![(0, 188 * 320), (188, 120_000 - 188 * 320)]);
+        assert_eq!(columns, vec![(0, 40_000), (125, 40_000), (250, 40_000)]);
         tx.commit().unwrap();
         let all: Vec<i64> = (1..=5_000).collect();
         for reload in [false, true] {
@@ -792,18 +794,18 @@ mod tests {
             }
             let tx = conn.transaction().unwrap();
             let cache = BandCache::current(&mut slot, &tx).unwrap();
-            assert_eq!(cache.columns.iter().flatten().count(), 2);
+            assert_eq!(cache.columns.iter().flatten().count(), 3);
             assert_eq!(found(cache, &tx, across, 0), all);
             assert_eq!(found(cache, &tx, 1, 0), all);
             assert_eq!(
                 found(cache, &tx, across, 4_990),
                 (4_990..=5_000).collect::<Vec<_>>()
             );
-            for s in [1, 2_500, 2_501, 5_000] {
+            for s in [1, 1_500, 1_501, 5_000] {
                 assert_eq!(found(cache, &tx, own(s, 0), 0), vec![s]);
                 assert_eq!(found(cache, &tx, own(s, 21), 0), vec![s]);
             }
-            assert!(found(cache, &tx, own(2_500, 22), 0).is_empty());
+            assert!(found(cache, &tx, own(1_500, 22), 0).is_empty());
         }
         // Once every story has left the window, the run goes and its slots are reused
         // by the next run, which finds none of the old keys.
@@ -814,11 +816,11 @@ mod tests {
             .add(&tx, &[7; minhash::BANDS], 6_000, Some(&[]))
             .unwrap();
         assert!(cache.fold(&tx, 5_001, 1).unwrap());
-        assert_eq!(cache.columns.len(), 2);
+        assert_eq!(cache.columns.len(), 3);
         assert_eq!(cache.run_count(), 1);
         assert_eq!(found(cache, &tx, 7, 0), vec![6_000]);
         assert!(found(cache, &tx, across, 0).is_empty());
-        assert!(found(cache, &tx, own(2_500, 0), 0).is_empty());
+        assert!(found(cache, &tx, own(1_500, 0), 0).is_empty());
         tx.commit().unwrap();
     }
 }

@@ -285,7 +285,13 @@ fn write_transaction(
     let mut fts = FtsChanges::load(&tx)?;
     let reports = writes
         .iter()
-        .map(|w| write_fetch(&tx, w, &mut lsh, &mut fts))
+        .map(|w| {
+            let report = write_fetch(&tx, w, &mut lsh, &mut fts)?;
+            // After each feed, so that runs are about RECENT_BANDS_MAX keys each (one
+            // column) whatever the size of the group.
+            lsh.cache.fold(&tx, lsh.window, RECENT_BANDS_MAX)?;
+            Ok(report)
+        })
         .collect::<Result<Vec<_>>>()?;
     fts.apply(&tx)?;
     tx.commit()?;
