@@ -423,20 +423,17 @@ impl BandCache {
         slot: &mut Option<usize>,
         block: &[u8],
     ) {
-        let current = slot
-            .and_then(|s| self.columns.get(s))
-            .and_then(Option::as_ref)
-            .filter(|c| c.run == run && number - c.first_block.min(number) < per_column.max(1));
-        let s = match (current, *slot) {
-            (Some(_), Some(s)) => s,
-            _ => {
-                let column = Column {
-                    run,
-                    first_block: number,
-                    len: 0,
-                    newest_story: i64::MIN,
-                    fences: Vec::new(),
-                };
+        let fits =
+            |c: &Column| c.run == run && number.saturating_sub(c.first_block) < per_column.max(1);
+        let current = slot.filter(|&s| {
+            self.columns
+                .get(s)
+                .and_then(Option::as_ref)
+                .is_some_and(fits)
+        });
+        let s = match current {
+            Some(s) => s,
+            None => {
                 let s = match self.columns.iter().position(Option::is_none) {
                     Some(free) => free,
                     None => {
@@ -444,7 +441,13 @@ impl BandCache {
                         self.columns.len() - 1
                     }
                 };
-                self.columns[s] = Some(column);
+                self.columns[s] = Some(Column {
+                    run,
+                    first_block: number,
+                    len: 0,
+                    newest_story: i64::MIN,
+                    fences: Vec::new(),
+                });
                 *slot = Some(s);
                 s
             }
@@ -696,12 +699,18 @@ mod tests {
         stories
     }
 
-    #[test]
-    fn runs_span_blocks_and_every_key_is_found_in_memory_and_after_a_reload() {
+    /// An in-memory database with every migration applied.
+    fn migrated() -> Connection {
         let mut conn = Connection::open_in_memory().unwrap();
         super::super::migrate::migrations()
             .to_latest(&mut conn)
             .unwrap();
+        conn
+    }
+
+    #[test]
+    fn runs_span_blocks_and_every_key_is_found_in_memory_and_after_a_reload() {
+        let mut conn = migrated();
         let mut slot = None;
         let mut expected: BTreeMap<i64, Vec<i64>> = BTreeMap::new();
         let tx = conn.transaction().unwrap();
@@ -760,10 +769,7 @@ mod tests {
 
     #[test]
     fn a_large_run_is_split_into_columns_and_a_key_across_them_is_found_whole() {
-        let mut conn = Connection::open_in_memory().unwrap();
-        super::super::migrate::migrations()
-            .to_latest(&mut conn)
-            .unwrap();
+        let mut conn = migrated();
         // 5 000 stories of 24 keys: 22 of their own, key 1 shared by all (first in key
         // order), and key `across` shared by all, sorted right after story 1 500's own
         // keys (keys 38 000 to 43 000 of the run): 120 000 keys, three columns of 125
