@@ -158,17 +158,17 @@ pub fn to_plain_text(text: &str) -> String {
     // a hostile summary's cost. The text kept is cut at MAX_SUMMARY_CHARS anyway.
     let text = &text[..text.floor_char_boundary(MAX_HTML_BYTES)];
     let fragment = scraper::Html::parse_fragment(text);
-    let mut out = String::with_capacity(text.len());
+    let mut out = Collapsed::with_capacity(text.len());
     let mut hidden = 0usize;
     for edge in fragment.tree.root().traverse() {
         match edge {
             Edge::Open(node) => match node.value() {
-                scraper::Node::Text(t) if hidden == 0 => out.push_str(t),
+                scraper::Node::Text(t) if hidden == 0 => out.push(t),
                 scraper::Node::Element(e) => {
                     if HIDDEN.contains(&e.name()) {
                         hidden += 1;
                     } else if BLOCKS.contains(&e.name()) {
-                        out.push(' ');
+                        out.space();
                     }
                 }
                 _ => {}
@@ -178,13 +178,13 @@ pub fn to_plain_text(text: &str) -> String {
                     if HIDDEN.contains(&e.name()) {
                         hidden = hidden.saturating_sub(1);
                     } else if BLOCKS.contains(&e.name()) {
-                        out.push(' ');
+                        out.space();
                     }
                 }
             }
         }
     }
-    collapse_whitespace(&out)
+    out.0
 }
 
 /// Elements whose text is not article text.
@@ -233,7 +233,48 @@ const BLOCKS: &[&str] = &[
 ];
 
 fn collapse_whitespace(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
+    let mut out = Collapsed::with_capacity(text.len());
+    out.push(text);
+    out.0
+}
+
+/// Text on one line as it is built: each run of whitespace (`char::is_whitespace`, as
+/// `str::split_whitespace` splits) becomes one space, none at either end. One pass, no
+/// list of words.
+struct Collapsed(String, bool);
+
+impl Collapsed {
+    fn with_capacity(n: usize) -> Collapsed {
+        Collapsed(String::with_capacity(n), false)
+    }
+
+    /// A word boundary: a space before the next text, if any follows.
+    fn space(&mut self) {
+        self.1 = !self.0.is_empty();
+    }
+
+    fn push(&mut self, text: &str) {
+        let mut rest = text;
+        while !rest.is_empty() {
+            let word_start = rest
+                .find(|c: char| !c.is_whitespace())
+                .unwrap_or(rest.len());
+            if word_start > 0 {
+                self.space();
+            }
+            rest = &rest[word_start..];
+            if rest.is_empty() {
+                break;
+            }
+            let word_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            if self.1 {
+                self.0.push(' ');
+                self.1 = false;
+            }
+            self.0.push_str(&rest[..word_end]);
+            rest = &rest[word_end..];
+        }
+    }
 }
 
 fn truncate_chars(s: String, max: usize) -> String {
@@ -287,6 +328,28 @@ mod tests {
             html_to_text("<p onclick=x()>Kabul</p><script>steal()</script>"),
             "Kabul"
         );
+    }
+
+    #[test]
+    fn whitespace_collapses_as_split_whitespace_does() {
+        for text in [
+            "",
+            "   ",
+            " lead  and\ttrail \n",
+            "a\u{a0}b\u{2003}c\u{0b}d\u{0c}e\r\nf",
+            "روسیه\u{200c}ای  و\u{3000}طالبان ",
+            "Шойгу\u{85}в Кабуле",
+        ] {
+            let expected = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert_eq!(collapse_whitespace(text), expected, "{text:?}");
+        }
+        // Pieces pushed one after another join without a space unless one is there.
+        let mut out = Collapsed::with_capacity(0);
+        for piece in [" wo", "rd ", " next", "", "  ", "last"] {
+            out.push(piece);
+        }
+        out.space();
+        assert_eq!(out.0, "word next last");
     }
 
     fn items(xml: &str) -> Vec<Item> {
