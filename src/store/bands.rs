@@ -131,7 +131,12 @@ fn find_in_block(block: &[u8], band: u32, window: i64, found: &mut Vec<(i64, i64
 /// and rebuilt when more have been added, so that it does not fill up. Two are kept:
 /// - over the keys of every run, tested before the runs' own filters: nearly every key
 ///   of a new story is in no run, and one test then replaces one per run, however many
-///   runs the window holds. Rebuilt from `lsh_blocks` (one scan), also after a prune;
+///   runs the window holds. Rebuilt from `lsh_blocks` (one scan). Not after a prune:
+///   the keys of runs dropped stay in it until then, as false positives (the runs'
+///   own filters answer them), and since every key inserted counts towards its
+///   capacity, it does not fill up. A rebuild at every prune that dropped a run scanned
+///   the whole window for each run that left it (a tenth of the dedup bench's ingest);
+///   now the window is scanned once per window's worth of keys added;
 /// - over the pending keys (see [`CoarseFilter::over_pending`]).
 struct CoarseFilter {
     filter: BloomFilter,
@@ -654,9 +659,6 @@ impl BandCache {
                 pruned += c.len;
                 self.filters.clear(slot);
             }
-        }
-        if pruned > 0 {
-            self.any = CoarseFilter::build(tx)?;
         }
         let before = self.recent.len();
         self.recent.retain(|&(_, story)| story >= window);
