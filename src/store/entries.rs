@@ -751,6 +751,67 @@ mod tests {
         (store, policy, store_item)
     }
 
+    /// An entry with exact keys only (no text to match on).
+    fn keyed(key: &str, url: Option<&str>, fingerprint: Option<&str>) -> Item {
+        Item {
+            canonical_url: url.map(str::to_owned),
+            text_fingerprint: fingerprint.map(str::to_owned),
+            ..item(key, key, "")
+        }
+    }
+
+    #[test]
+    fn an_entry_sharing_exact_keys_with_two_stories_makes_them_one() {
+        let (mut store, _, store_item) = store_with_source();
+        store_item(
+            &mut store,
+            keyed("a", Some("https://a.example/1"), Some("f1")),
+        );
+        store_item(
+            &mut store,
+            keyed("b", Some("https://b.example/2"), Some("f2")),
+        );
+        let a = store.story_of("a", "a").unwrap().unwrap();
+        assert_ne!(store.story_of("a", "b").unwrap(), Some(a));
+        // The outlet's link of story a, the text of story b: one story, the older id.
+        store_item(
+            &mut store,
+            keyed("c", Some("https://a.example/1"), Some("f2")),
+        );
+        assert_eq!(store.story_of("a", "c").unwrap(), Some(a));
+        assert_eq!(store.story_of("a", "b").unwrap(), Some(a));
+        assert_eq!(store.counts().unwrap(), (1, 3));
+        // Story b's keys moved with it.
+        store_item(&mut store, keyed("d", Some("https://b.example/2"), None));
+        store_item(&mut store, keyed("e", Some("https://c.example/3"), None));
+        assert_eq!(store.story_of("a", "d").unwrap(), Some(a));
+        assert_ne!(store.story_of("a", "e").unwrap(), Some(a));
+        assert_eq!(store.counts().unwrap(), (2, 5));
+    }
+
+    #[test]
+    fn keys_of_a_purged_story_match_nothing() {
+        let (mut store, _, store_item) = store_with_source();
+        store_item(
+            &mut store,
+            keyed("a", Some("https://a.example/1"), Some("f1")),
+        );
+        assert_eq!(store.purge_source("a").unwrap(), 1);
+        assert_eq!(store.counts().unwrap(), (0, 0));
+        // The source again, and the same link and text: a new story.
+        let config = crate::config::parse_str(
+            "[[sources]]\nid = \"a\"\nurl = \"https://a.example/feed\"\n",
+            std::path::Path::new("/t/roundup.toml"),
+        )
+        .unwrap();
+        store.sync_sources(&config.sources, Utc::now()).unwrap();
+        store_item(
+            &mut store,
+            keyed("a2", Some("https://a.example/1"), Some("f1")),
+        );
+        assert_eq!(store.counts().unwrap(), (1, 1));
+    }
+
     #[test]
     fn a_copy_that_verifies_closely_is_decided_without_reading_its_other_blocks() {
         let (mut store, policy, store_item) = store_with_source();
