@@ -322,7 +322,8 @@ pub(super) struct Lookup {
 }
 
 impl Lookup {
-    /// Reads the next block (of the newest run left) into [`Lookup::found`]; `false`
+    /// Reads the next block (see [`BandCache::lookup`] for the order) into
+    /// [`Lookup::found`]; `false`
     /// when none is left.
     pub(super) fn read_next(&mut self, tx: &Connection, window: i64) -> Result<bool> {
         let Some((run, block, key)) = self.reads.pop() else {
@@ -549,10 +550,13 @@ impl BandCache {
 
     /// The lookup of `bands` from `window` on, as far as memory answers it: the pairs of
     /// pending keys in [`Lookup::found`], and the blocks of runs whose filters may hold
-    /// a key, to read with [`Lookup::read_next`], newest run first.
+    /// a key, to read with [`Lookup::read_next`]: first the runs whose filters may hold
+    /// the most of `bands`, newest first among equals.
     pub(super) fn lookup(&self, bands: &[i64], window: i64) -> Lookup {
         let mut lookup = Lookup::default();
         let mut slots = Vec::new();
+        // (run, how many of `bands` its filter may hold)
+        let mut keys_in_run: Vec<(i64, usize)> = Vec::new();
         for &band in bands {
             let Ok(key) = u32::try_from(band) else {
                 continue;
@@ -570,6 +574,7 @@ impl BandCache {
             }
             slots.clear();
             self.filters.hits(hash, |slot| slots.push(slot));
+            let mut counted = None;
             for &slot in &slots {
                 let Some(Some(column)) = self.columns.get(slot) else {
                     continue;
@@ -578,11 +583,30 @@ impl BandCache {
                     for block in column.blocks_for(key) {
                         lookup.reads.push((column.run, block, key));
                     }
+                    if counted != Some(column.run) {
+                        counted = Some(column.run);
+                        match keys_in_run.iter_mut().find(|(run, _)| *run == column.run) {
+                            Some((_, n)) => *n += 1,
+                            None => keys_in_run.push((column.run, 1)),
+                        }
+                    }
                 }
             }
         }
-        // Popped from the end: oldest run first here.
-        lookup.reads.sort_unstable();
+        // Popped from the end: the runs that most of the keys may be in first, newest
+        // first among equals. A copy's story has all its keys in one run, and a false
+        // positive of a run's filter is one key: so the story's blocks are read before
+        // those of the runs newer than its own (at 5 000 feeds, ~100 runs at 1 % false
+        // positives each, a dozen reads for a copy of a story in an older run).
+        let keys_of = |run: i64| {
+            keys_in_run
+                .iter()
+                .find(|&&(r, _)| r == run)
+                .map_or(0, |&(_, n)| n)
+        };
+        lookup
+            .reads
+            .sort_unstable_by_key(|&(run, block, key)| (keys_of(run), run, block, key));
         lookup.reads.dedup();
         lookup
     }

@@ -862,6 +862,47 @@ mod tests {
     }
 
     #[test]
+    fn a_copy_reads_its_story_s_run_before_a_newer_run_sharing_one_key() {
+        let (mut store, policy, store_item) = store_with_source();
+        let fold = |store: &mut Store| {
+            let tx = store.conn.transaction().unwrap();
+            let cache = BandCache::current(&mut store.bands, &tx).unwrap();
+            assert!(cache.fold(&tx, 0, 1).unwrap());
+            tx.commit().unwrap();
+        };
+        store_item(&mut store, item("sco", "Russia wants Taliban at SCO", SCO));
+        let sco = store.story_of("a", "sco").unwrap().unwrap();
+        fold(&mut store);
+        let copy = item(
+            "sco2",
+            "Russia wants Taliban at SCO",
+            &SCO.replace("Monday", "Sunday"),
+        );
+        // A newer run holds another story that shares one of the copy's band keys.
+        let filler: Vec<String> = (0..60).map(|k| format!("w{k}")).collect();
+        let mut other = item("other", "filler", &filler.join(" "));
+        other.bands[0] = copy.bands[0];
+        store_item(&mut store, other);
+        fold(&mut store);
+        let read = "SELECT pairs FROM lsh_blocks WHERE id = ?1";
+        store
+            .conn
+            .prepare_cached(read)
+            .unwrap()
+            .reset_status(StatementStatus::Run);
+        assert_eq!(
+            store.matching_stories(&[copy], policy, Utc::now()).unwrap(),
+            [Some(sco)]
+        );
+        let reads = store
+            .conn
+            .prepare_cached(read)
+            .unwrap()
+            .get_status(StatementStatus::Run);
+        assert_eq!(reads, 1, "the newer run's block was read first");
+    }
+
+    #[test]
     fn band_keys_are_written_out_as_runs_found_in_either_and_pruned_whole() {
         let (mut store, policy, store_item) = store_with_source();
         let now = Utc::now();
