@@ -812,6 +812,35 @@ mod tests {
         assert_eq!(store.counts().unwrap(), (1, 1));
     }
 
+    /// The story `item` would join, and the band blocks read to find it.
+    fn match_counting_reads(
+        store: &mut Store,
+        item: Item,
+        policy: MatchPolicy,
+    ) -> (Option<i64>, i32) {
+        let read = "SELECT pairs FROM lsh_blocks WHERE id = ?1";
+        store
+            .conn
+            .prepare_cached(read)
+            .unwrap()
+            .reset_status(StatementStatus::Run);
+        let found = store.matching_stories(&[item], policy, Utc::now()).unwrap();
+        let reads = store
+            .conn
+            .prepare_cached(read)
+            .unwrap()
+            .get_status(StatementStatus::Run);
+        (found[0], reads)
+    }
+
+    /// Writes the pending band keys out as a run.
+    fn fold_bands(store: &mut Store) {
+        let tx = store.conn.transaction().unwrap();
+        let cache = BandCache::current(&mut store.bands, &tx).unwrap();
+        assert!(cache.fold(&tx, 0, 1).unwrap());
+        tx.commit().unwrap();
+    }
+
     #[test]
     fn a_copy_that_verifies_closely_is_decided_without_reading_its_other_blocks() {
         let (mut store, policy, store_item) = store_with_source();
@@ -843,36 +872,17 @@ mod tests {
             assert!(blocks >= 3, "the copy's keys are in {blocks} blocks");
             tx.commit().unwrap();
         }
-        let read = "SELECT pairs FROM lsh_blocks WHERE id = ?1";
-        store
-            .conn
-            .prepare_cached(read)
-            .unwrap()
-            .reset_status(StatementStatus::Run);
-        assert_eq!(
-            store.matching_stories(&[copy], policy, Utc::now()).unwrap(),
-            [Some(sco)]
-        );
-        let reads = store
-            .conn
-            .prepare_cached(read)
-            .unwrap()
-            .get_status(StatementStatus::Run);
+        let (found, reads) = match_counting_reads(&mut store, copy, policy);
+        assert_eq!(found, Some(sco));
         assert_eq!(reads, 1);
     }
 
     #[test]
     fn a_copy_reads_its_story_s_run_before_a_newer_run_sharing_one_key() {
         let (mut store, policy, store_item) = store_with_source();
-        let fold = |store: &mut Store| {
-            let tx = store.conn.transaction().unwrap();
-            let cache = BandCache::current(&mut store.bands, &tx).unwrap();
-            assert!(cache.fold(&tx, 0, 1).unwrap());
-            tx.commit().unwrap();
-        };
         store_item(&mut store, item("sco", "Russia wants Taliban at SCO", SCO));
         let sco = store.story_of("a", "sco").unwrap().unwrap();
-        fold(&mut store);
+        fold_bands(&mut store);
         let copy = item(
             "sco2",
             "Russia wants Taliban at SCO",
@@ -883,22 +893,9 @@ mod tests {
         let mut other = item("other", "filler", &filler.join(" "));
         other.bands[0] = copy.bands[0];
         store_item(&mut store, other);
-        fold(&mut store);
-        let read = "SELECT pairs FROM lsh_blocks WHERE id = ?1";
-        store
-            .conn
-            .prepare_cached(read)
-            .unwrap()
-            .reset_status(StatementStatus::Run);
-        assert_eq!(
-            store.matching_stories(&[copy], policy, Utc::now()).unwrap(),
-            [Some(sco)]
-        );
-        let reads = store
-            .conn
-            .prepare_cached(read)
-            .unwrap()
-            .get_status(StatementStatus::Run);
+        fold_bands(&mut store);
+        let (found, reads) = match_counting_reads(&mut store, copy, policy);
+        assert_eq!(found, Some(sco));
         assert_eq!(reads, 1, "the newer run's block was read first");
     }
 
