@@ -184,7 +184,7 @@ pub fn to_plain_text(text: &str) -> String {
             }
         }
     }
-    out.0
+    out.text
 }
 
 /// Elements whose text is not article text.
@@ -235,22 +235,29 @@ const BLOCKS: &[&str] = &[
 fn collapse_whitespace(text: &str) -> String {
     let mut out = Collapsed::with_capacity(text.len());
     out.push(text);
-    out.0
+    out.text
 }
 
 /// Text on one line as it is built: each run of whitespace (`char::is_whitespace`, as
 /// `str::split_whitespace` splits) becomes one space, none at either end. One pass, no
 /// list of words.
-struct Collapsed(String, bool);
+struct Collapsed {
+    text: String,
+    /// A space goes in before the next word.
+    space_before: bool,
+}
 
 impl Collapsed {
     fn with_capacity(n: usize) -> Collapsed {
-        Collapsed(String::with_capacity(n), false)
+        Collapsed {
+            text: String::with_capacity(n),
+            space_before: false,
+        }
     }
 
     /// A word boundary: a space before the next text, if any follows.
     fn space(&mut self) {
-        self.1 = !self.0.is_empty();
+        self.space_before = !self.text.is_empty();
     }
 
     fn push(&mut self, text: &str) {
@@ -267,11 +274,11 @@ impl Collapsed {
                 break;
             }
             let word_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
-            if self.1 {
-                self.0.push(' ');
-                self.1 = false;
+            if self.space_before {
+                self.text.push(' ');
+                self.space_before = false;
             }
-            self.0.push_str(&rest[..word_end]);
+            self.text.push_str(&rest[..word_end]);
             rest = &rest[word_end..];
         }
     }
@@ -349,7 +356,7 @@ mod tests {
             out.push(piece);
         }
         out.space();
-        assert_eq!(out.0, "word next last");
+        assert_eq!(out.text, "word next last");
     }
 
     fn items(xml: &str) -> Vec<Item> {
