@@ -4,16 +4,20 @@
 //! ROUNDUP_BENCH_BATCH=1000 for 1 000-entry transactions, and ROUNDUP_BENCH_NO_LSH=1 for
 //! entries without LSH band keys, to see the near-duplicate share of the ingest).
 //!
-//! Two measurements per size, each on fresh batches of 100 entries: half new stories
-//! (lookup finds nothing, a story is created) and half near-duplicates of one of the
-//! last day's stories (new headline, last ten words dropped, one word changed: lookup,
-//! exact verification, merge).
+//! Three measurements per size, each on fresh batches of 100 entries: new stories
+//! (lookup finds nothing, a story is created) and near-duplicates of one of the last
+//! day's stories (new headline, last ten words dropped, one word changed: lookup, exact
+//! verification, merge).
 //! - `dedup_lookup_per_entry`: finding the story an entry joins (exact keys, LSH
-//!   candidates, exact verification), without writing.
+//!   candidates, exact verification), without writing; half new stories, half copies.
+//! - `dedup_merge_per_entry`: the store write of a batch of copies only, in one
+//!   transaction (lookup, verification, the merge, the commit). Each timed batch
+//!   follows an untimed batch of as many new stories, so that the window moves on as in
+//!   the ingest.
 //! - `dedup_ingest_per_entry`: the whole store write of a batch in one transaction (the
-//!   entry, its story or its merge, exact keys, band keys, the commit), about as many
-//!   entries as 2–3 feeds bring (a fetch cycle groups up to 32 feeds per transaction, so
-//!   this is the conservative case).
+//!   entry, its story or its merge, exact keys, band keys, the commit; half new stories,
+//!   half copies), about as many entries as 2–3 feeds bring (a fetch cycle groups up
+//!   to 32 feeds per transaction, so this is the conservative case).
 //!
 //! Each store is an on-disk SQLite database (WAL) filled with synthetic stories of about
 //! 60 words drawn from a 50 000-word vocabulary, with their exact keys and 24 LSH band
@@ -142,10 +146,30 @@ impl Workload {
     /// A batch, and the arrival time of its newest story. `stores`: the batch will be
     /// stored, so later copies may be of its stories.
     fn batch(&mut self, stores: bool) -> (Vec<Item>, chrono::DateTime<Utc>) {
+        self.made_of(stores, None)
+    }
+
+    /// A batch of new stories only, to be stored.
+    fn stories(&mut self) -> (Vec<Item>, chrono::DateTime<Utc>) {
+        self.made_of(true, Some(false))
+    }
+
+    /// A batch of copies only: every entry is a copy of a stored story.
+    fn copies(&mut self) -> (Vec<Item>, chrono::DateTime<Utc>) {
+        self.made_of(false, Some(true))
+    }
+
+    /// `only`: `Some(true)` for copies only, `Some(false)` for new stories only, `None`
+    /// for half and half.
+    fn made_of(&mut self, stores: bool, only: Option<bool>) -> (Vec<Item>, chrono::DateTime<Utc>) {
         let stored = self.stored;
         let mut batch = Vec::with_capacity(self.len);
         for k in 0..self.len as u64 {
-            if k % 2 == 0 || std::env::var_os("ROUNDUP_BENCH_NO_COPIES").is_some() {
+            let new_story = only.map_or_else(
+                || k % 2 == 0 || std::env::var_os("ROUNDUP_BENCH_NO_COPIES").is_some(),
+                |copies| !copies,
+            );
+            if new_story {
                 batch.push(story_item(self.next));
                 self.next += 1;
             } else {
@@ -252,6 +276,42 @@ fn bench(c: &mut Criterion) {
         eprintln!(
             "lookup at {n}: copies that found their story {found}/{looked} ({:.2} %)",
             100.0 * found as f64 / looked.max(1) as f64
+        );
+
+        // Merges alone: each iteration stores a batch of new stories (not timed), then
+        // times a batch of copies of the last day's stories (lookup, verification, the
+        // merge, the commit). Stories and copies arrive at the same rate as in the ingest
+        // below, so the window and the band index stay at one window's worth.
+        let mut group = c.benchmark_group("dedup_merge_per_entry");
+        group
+            .sample_size(20)
+            .measurement_time(Duration::from_secs(10));
+        group.throughput(Throughput::Elements(batch_len as u64));
+        let (mut copies, mut merged) = (0usize, 0usize);
+        group.bench_with_input(BenchmarkId::from_parameter(n), &n, |b, _| {
+            b.iter_custom(|iters| {
+                let mut timed = Duration::ZERO;
+                for _ in 0..iters {
+                    let (stories, now) = workload.stories();
+                    store
+                        .store_fetch("bench", &meta(), None, &stories, policy(), now)
+                        .unwrap();
+                    let (batch, _) = workload.copies();
+                    let started = Instant::now();
+                    let report = store
+                        .store_fetch("bench", &meta(), None, &batch, policy(), now)
+                        .unwrap();
+                    timed += started.elapsed();
+                    copies += batch_len;
+                    merged += report.merged;
+                }
+                timed
+            });
+        });
+        group.finish();
+        eprintln!(
+            "merge at {n}: copies merged into their story {merged}/{copies} ({:.2} %)",
+            100.0 * merged as f64 / copies.max(1) as f64
         );
 
         let mut group = c.benchmark_group("dedup_ingest_per_entry");
