@@ -420,14 +420,19 @@ fn upsert_entry<'a>(
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
         .optional()?;
+    if existing
+        .as_ref()
+        .is_some_and(|(_, _, hash)| *hash == item.content_hash)
+    {
+        // Refetched unchanged (a server that sends no validators answers 200 with the
+        // same items every time): nothing to look up or write.
+        report.unchanged += 1;
+        return Ok(());
+    }
     let matches = find_stories(tx, item)?;
     // Band keys the entry's story already has, when known from the lookup.
     let mut held = None;
     let story_id = match existing {
-        Some((_, _, hash)) if hash == item.content_hash => {
-            report.unchanged += 1;
-            return Ok(());
-        }
         Some((entry_id, story_id, _)) => {
             if fts.covers(entry_id) {
                 let old = if fts.untouched(entry_id) {
@@ -787,6 +792,35 @@ mod tests {
         assert_eq!(store.story_of("a", "d").unwrap(), Some(a));
         assert_ne!(store.story_of("a", "e").unwrap(), Some(a));
         assert_eq!(store.counts().unwrap(), (2, 5));
+    }
+
+    #[test]
+    fn an_entry_fetched_again_unchanged_looks_up_no_key() {
+        let (mut store, _, store_item) = store_with_source();
+        let lookups = |store: &Store| {
+            store
+                .conn
+                .prepare_cached("SELECT story_id FROM story_keys WHERE kind = ?1 AND key = ?2")
+                .unwrap()
+                .get_status(StatementStatus::Run)
+        };
+        let it = keyed("a", Some("https://a.example/1"), Some("f1"));
+        store_item(&mut store, it.clone());
+        let first = lookups(&store);
+        assert_eq!(first, 2, "the link and the text are looked up");
+        // A server without validators sends the same item again.
+        store_item(&mut store, it.clone());
+        assert_eq!(lookups(&store), first);
+        // An edited body is an update: its keys are looked up again.
+        store_item(
+            &mut store,
+            Item {
+                content_hash: "edited".to_owned(),
+                ..it
+            },
+        );
+        assert_eq!(lookups(&store), first + 2);
+        assert_eq!(store.counts().unwrap(), (1, 1));
     }
 
     #[test]
