@@ -116,6 +116,7 @@ fn prefilled(dir: &Path, bodies: &[Vec<u8>], now: DateTime<Utc>) -> (Config, Sto
                 redirect: None,
                 items,
                 now,
+                parsed: None,
             })
             .collect();
         for r in store.store_fetches(&writes, config.dedup.policy()).unwrap() {
@@ -194,6 +195,7 @@ fn store_write(c: &mut Criterion) {
                         redirect: None,
                         items,
                         now,
+                        parsed: None,
                     })
                     .collect();
                 store.store_fetches(&writes, policy).unwrap()

@@ -5,7 +5,11 @@
 //! ```sh
 //! cargo build --release && cargo run --release --example e2e_bench            # N = 100, 1000, 5000
 //! cargo build --release && cargo run --release --example e2e_bench -- 100 1000
+//! cargo build --release && E2E_NO_VALIDATORS=1 cargo run --release --example e2e_bench -- 1000
 //! ```
+//!
+//! With `E2E_NO_VALIDATORS=1` the server sends no ETag or Last-Modified and never a 304,
+//! so the warm cycle gets every body again, unchanged.
 //!
 //! Prints wall time, CPU time (user + system) and peak RSS from `/usr/bin/time -v`, and
 //! the entries and stories stored; then the same for the first `roundup search`, which
@@ -27,7 +31,10 @@ mod feeds;
 use feeds::generate;
 
 /// A small HTTP/1.1 server (keep-alive) serving the feeds with ETag and Last-Modified.
+/// E2E_NO_VALIDATORS=1: without them, and never a 304, like a server that ignores
+/// conditional GET (the warm cycle then gets every body again, unchanged).
 async fn serve(feeds: Arc<Vec<Vec<u8>>>) -> u16 {
+    let validators = std::env::var_os("E2E_NO_VALIDATORS").is_none();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
@@ -59,7 +66,15 @@ async fn serve(feeds: Arc<Vec<Vec<u8>>>) -> u16 {
                         Some((i, body)) => {
                             let etag = format!("\"v1-{i}\"");
                             let lm = "Sat, 28 Nov 2026 12:00:00 GMT";
-                            if headers.get("if-none-match") == Some(&etag) {
+                            if !validators {
+                                let mut r = format!(
+                                    "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n",
+                                    body.len()
+                                )
+                                .into_bytes();
+                                r.extend_from_slice(body);
+                                r
+                            } else if headers.get("if-none-match") == Some(&etag) {
                                 format!("HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\nLast-Modified: {lm}\r\n\r\n").into_bytes()
                             } else {
                                 let mut r = format!(

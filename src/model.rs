@@ -50,6 +50,25 @@ pub struct FetchState {
     pub moved_to: Option<String>,
     /// Consecutive fetches of `moved_from` that ended in the same permanent redirect.
     pub moved_seen: u32,
+    /// The last body parsed and stored, when known: a 200 with the same body is not
+    /// parsed again.
+    pub parsed: Option<ParsedBody>,
+}
+
+/// What is kept of the last body parsed for a source (migration 0013).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParsedBody {
+    /// BLAKE3 of the body's bytes.
+    pub hash: [u8; 32],
+    /// The feed's `<ttl>` in minutes, which a fetch that skips the parse cannot read.
+    pub ttl: Option<u32>,
+}
+
+impl ParsedBody {
+    /// The hash kept of `body`.
+    pub fn hash_of(body: &[u8]) -> [u8; 32] {
+        *blake3::hash(body).as_bytes()
+    }
 }
 
 /// Consecutive identical permanent redirects after which the new URL is fetched directly.

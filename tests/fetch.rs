@@ -80,6 +80,68 @@ async fn etag_200_then_304_writes_nothing() {
 }
 
 #[tokio::test]
+async fn the_same_body_again_is_not_parsed_and_keeps_its_ttl() {
+    let server = MockServer::start().await;
+    let body = String::from_utf8(rss())
+        .unwrap()
+        .replacen("<ttl>15</ttl>", "<ttl>90</ttl>", 1);
+    let edited = body.replacen("Flash Floods Kill Seven", "Flash Floods Kill Nine", 1);
+    // Third request: the validator sent with the unchanged body is used; the feed has
+    // changed since.
+    Mock::given(method("GET"))
+        .and(path("/feed"))
+        .and(header("if-none-match", "\"v2\""))
+        .respond_with(ResponseTemplate::new(200).set_body_string(edited))
+        .with_priority(1)
+        .expect(1)
+        .mount(&server)
+        .await;
+    // First request: no validators at all.
+    Mock::given(method("GET"))
+        .and(path("/feed"))
+        .respond_with(ResponseTemplate::new(200).set_body_string(body.clone()))
+        .up_to_n_times(1)
+        .with_priority(2)
+        .mount(&server)
+        .await;
+    // Second: the same bytes, now with an ETag.
+    Mock::given(method("GET"))
+        .and(path("/feed"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .insert_header("etag", "\"v2\"")
+                .set_body_string(body),
+        )
+        .with_priority(3)
+        .mount(&server)
+        .await;
+    let h = Harness::new("", &[source("afintl", &format!("{}/feed", server.uri()))]);
+    let first = h.cycle().await;
+    assert!(
+        matches!(outcome(&first, "afintl"), SourceOutcome::Stored { status: 200, report, .. } if report.new == 3),
+        "{first:?}"
+    );
+    let before = snapshot(&h);
+    let second = h.cycle().await;
+    let ninety_minutes = Some(std::time::Duration::from_secs(90 * 60));
+    assert!(
+        matches!(
+            outcome(&second, "afintl"),
+            SourceOutcome::SameBody { status: 200, min_interval } if *min_interval == ninety_minutes
+        ),
+        "{second:?}"
+    );
+    assert_eq!(snapshot(&h), before);
+    let status = h.with_store(|s| s.source_statuses().unwrap().remove(0));
+    assert_eq!(status.last_status, Some(200));
+    let third = h.cycle().await;
+    assert!(
+        matches!(outcome(&third, "afintl"), SourceOutcome::Stored { status: 200, report, .. } if report.updated == 1 && report.new == 0),
+        "{third:?}"
+    );
+}
+
+#[tokio::test]
 async fn last_modified_200_then_304() {
     let server = MockServer::start().await;
     let lm = "Tue, 26 Nov 2024 09:12:00 GMT";

@@ -92,14 +92,45 @@ async fn refetching_is_idempotent() {
     let h = Harness::new("", &demo_sources());
     h.cycle().await;
     let counts = h.with_store(|s| s.counts().unwrap());
+    // The same files again: the same bytes, not parsed a second time.
     let again = h.cycle().await;
     for s in &again.sources {
         assert!(
-            matches!(s.outcome, SourceOutcome::Stored { report, .. } if report.new == 0 && report.updated == 0),
+            matches!(s.outcome, SourceOutcome::SameBody { status: 200, .. }),
             "{s:?}"
         );
     }
     assert_eq!(h.with_store(|s| s.counts().unwrap()), counts);
+}
+
+#[test]
+fn items_stored_again_change_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let StoreFixture {
+        config,
+        mut store,
+        now,
+    } = StoreFixture::new(dir.path());
+    let policy = config.dedup.policy();
+    let meta = response_meta(None);
+    let mut counts = None;
+    for _ in 0..2 {
+        for (id, file) in [("afintl", "feeds/afintl.xml"), ("amu", "feeds/amu.xml")] {
+            let items = fixture_items(file, now);
+            let report = store
+                .store_fetch(id, &meta, None, &items, policy, now)
+                .unwrap();
+            if counts.is_some() {
+                assert_eq!(
+                    (report.new, report.updated, report.unchanged),
+                    (0, 0, items.len())
+                );
+            }
+        }
+        let now_counts = store.counts().unwrap();
+        assert!(counts.is_none_or(|c| c == now_counts));
+        counts = Some(now_counts);
+    }
 }
 
 #[tokio::test]
@@ -178,6 +209,7 @@ fn a_group_commit_keeps_each_feed_all_or_nothing() {
         redirect: None,
         items,
         now,
+        parsed: None,
     };
     // The middle feed belongs to no configured source: its entries violate a foreign
     // key half-way through, and only it is rolled back.
@@ -302,6 +334,7 @@ fn near_duplicates_are_found_across_connections_and_after_a_rolled_back_group() 
         redirect: None,
         items,
         now,
+        parsed: None,
     };
     let results = store
         .store_fetches(&[write("amu", &amu), write("ghost", &amu)], policy)

@@ -300,6 +300,9 @@ fn print_report(report: &RefreshReport) -> anyhow::Result<()> {
     for s in &report.sources {
         let line = match &s.outcome {
             SourceOutcome::NotModified { .. } => "ok    304  not modified".to_owned(),
+            SourceOutcome::SameBody { status, .. } => {
+                format!("ok    {status}  same body as last fetch, not parsed")
+            }
             SourceOutcome::Stored { status, report, .. } => format!(
                 "ok    {status}  new {}  updated {}  unchanged {}",
                 report.new, report.updated, report.unchanged

@@ -112,6 +112,7 @@ impl Runner for PipelineRunner {
         }
         match report.outcome {
             SourceOutcome::NotModified { min_interval }
+            | SourceOutcome::SameBody { min_interval, .. }
             | SourceOutcome::Stored { min_interval, .. } => FetchResult::Ok { min_interval },
             SourceOutcome::Failed {
                 failures,

@@ -10,7 +10,7 @@ use super::sources::RedirectSeen;
 use super::{Result, Store, from_ts, to_ts};
 use crate::dedup::{self, KeyKind, MatchPolicy, minhash};
 use crate::fetch::ResponseMeta;
-use crate::model::Item;
+use crate::model::{Item, ParsedBody};
 
 /// What one fetch changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -64,6 +64,9 @@ pub struct FetchWrite<'a> {
     pub items: &'a [Item],
     /// When it was fetched.
     pub now: DateTime<Utc>,
+    /// The body the items were parsed from; `None` forgets the one stored, so that the
+    /// next fetch is parsed whatever it brings.
+    pub parsed: Option<ParsedBody>,
 }
 
 impl Store {
@@ -88,6 +91,7 @@ impl Store {
             redirect,
             items,
             now,
+            parsed: None,
         };
         let mut results = self.store_fetches(&[write], policy)?;
         results
@@ -319,14 +323,18 @@ fn write_fetch<'a>(
     tx.prepare_cached(
         "UPDATE fetch_state SET etag = ?2, last_modified = ?3, last_fetch_at = ?4,
              last_success_at = ?4, last_status = ?5, last_error = NULL,
-             consecutive_failures = 0, retry_after_until = NULL WHERE source_id = ?1",
+             consecutive_failures = 0, retry_after_until = NULL, body_hash = ?6,
+             feed_ttl = ?7
+         WHERE source_id = ?1",
     )?
     .execute(params![
         w.source_id,
         w.meta.etag,
         w.meta.last_modified,
         to_ts(w.now),
-        w.meta.status
+        w.meta.status,
+        w.parsed.map(|p| p.hash),
+        w.parsed.and_then(|p| p.ttl)
     ])?;
     super::sources::record_redirect(tx, w.source_id, w.redirect)?;
     Ok(report)

@@ -18,6 +18,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../migrations/0010_recent_bands.sql")),
     M::up(include_str!("../../migrations/0011_band_runs.sql")),
     M::up(include_str!("../../migrations/0012_band_blocks.sql")),
+    M::up(include_str!("../../migrations/0013_body_hash.sql")),
 ];
 
 /// The schema migrations, in order.

@@ -7,9 +7,10 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{Result, Store, from_ts, to_ts};
 use crate::config::Source;
-use crate::model::FetchState;
+use crate::fetch::ResponseMeta;
+use crate::model::{FetchState, ParsedBody};
 
-const STATE_COLUMNS: &str = "etag, last_modified, consecutive_failures, retry_after_until, moved_from, moved_to, moved_seen";
+const STATE_COLUMNS: &str = "etag, last_modified, consecutive_failures, retry_after_until, moved_from, moved_to, moved_seen, body_hash, feed_ttl";
 
 fn state_from_row(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<FetchState> {
     Ok(FetchState {
@@ -20,6 +21,17 @@ fn state_from_row(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Fetch
         moved_from: r.get(first + 4)?,
         moved_to: r.get(first + 5)?,
         moved_seen: r.get(first + 6)?,
+        // A hash of another length (none is written) reads as unknown: the body is parsed.
+        parsed: r
+            .get::<_, Option<Vec<u8>>>(first + 7)?
+            .and_then(|h| <[u8; 32]>::try_from(h).ok())
+            .map(|hash| -> rusqlite::Result<ParsedBody> {
+                Ok(ParsedBody {
+                    hash,
+                    ttl: r.get(first + 8)?,
+                })
+            })
+            .transpose()?,
     })
 }
 
@@ -151,6 +163,37 @@ impl Store {
                  last_error = NULL, consecutive_failures = 0, retry_after_until = NULL
              WHERE source_id = ?1",
             params![source_id, to_ts(now)],
+        )?;
+        record_redirect(&tx, source_id, redirect)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records a 200 whose body is the one parsed last time: like a 304, no entry is
+    /// touched, but the response's validators are kept for the next request.
+    ///
+    /// # Errors
+    /// On any SQLite failure.
+    pub fn record_same_body(
+        &mut self,
+        source_id: &str,
+        meta: &ResponseMeta,
+        redirect: Option<&RedirectSeen>,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE fetch_state SET etag = ?2, last_modified = ?3, last_fetch_at = ?4,
+                 last_success_at = ?4, last_status = ?5, last_error = NULL,
+                 consecutive_failures = 0, retry_after_until = NULL
+             WHERE source_id = ?1",
+            params![
+                source_id,
+                meta.etag,
+                meta.last_modified,
+                to_ts(now),
+                meta.status
+            ],
         )?;
         record_redirect(&tx, source_id, redirect)?;
         tx.commit()?;
