@@ -9,7 +9,8 @@
 //! ```
 //!
 //! With `E2E_NO_VALIDATORS=1` the server sends no ETag or Last-Modified and never a 304,
-//! so the warm cycle gets every body again, unchanged.
+//! so the warm cycle gets every body again, unchanged; adding `E2E_VOLATILE=1`, each body
+//! ends in a comment of its own (new bytes, the same entries).
 //!
 //! Prints wall time, CPU time (user + system) and peak RSS from `/usr/bin/time -v`, and
 //! the entries and stories stored; then the same for the first `roundup search`, which
@@ -35,11 +36,16 @@ use feeds::generate;
 /// conditional GET (the warm cycle then gets every body again, unchanged).
 async fn serve(feeds: Arc<Vec<Vec<u8>>>) -> u16 {
     let validators = std::env::var_os("E2E_NO_VALIDATORS").is_none();
+    // E2E_VOLATILE=1 (with E2E_NO_VALIDATORS): each answer ends in a comment of its own,
+    // like a feed that stamps its build time: never the same bytes, the same entries.
+    let volatile = std::env::var_os("E2E_VOLATILE").is_some();
+    let served = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {
         while let Ok((sock, _)) = listener.accept().await {
             let feeds = Arc::clone(&feeds);
+            let served = Arc::clone(&served);
             tokio::spawn(async move {
                 let (r, mut w) = sock.into_split();
                 let mut lines = BufReader::new(r).lines();
@@ -67,12 +73,20 @@ async fn serve(feeds: Arc<Vec<Vec<u8>>>) -> u16 {
                             let etag = format!("\"v1-{i}\"");
                             let lm = "Sat, 28 Nov 2026 12:00:00 GMT";
                             if !validators {
+                                let stamp = if volatile {
+                                    let n =
+                                        served.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                    format!("\n<!-- answer {n} -->\n")
+                                } else {
+                                    String::new()
+                                };
                                 let mut r = format!(
                                     "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\n\r\n",
-                                    body.len()
+                                    body.len() + stamp.len()
                                 )
                                 .into_bytes();
                                 r.extend_from_slice(body);
+                                r.extend_from_slice(stamp.as_bytes());
                                 r
                             } else if headers.get("if-none-match") == Some(&etag) {
                                 format!("HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\nLast-Modified: {lm}\r\n\r\n").into_bytes()

@@ -55,13 +55,17 @@ pub struct FetchState {
     pub parsed: Option<ParsedBody>,
 }
 
-/// What is kept of the last body parsed for a source (migration 0013).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// What is kept of the last body parsed for a source (migrations 0013 and 0014).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedBody {
     /// BLAKE3 of the body's bytes.
     pub hash: [u8; 32],
     /// The feed's `<ttl>` in minutes, which a fetch that skips the parse cannot read.
     pub ttl: Option<u32>,
+    /// The fingerprints of its entries that gave items, sorted
+    /// ([`crate::normalize::entry_fingerprint`]): the next parse does not normalise
+    /// them again.
+    pub entries: Vec<crate::normalize::EntryFingerprint>,
 }
 
 impl ParsedBody {

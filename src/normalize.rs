@@ -17,6 +17,39 @@ const MAX_HTML_BYTES: usize = 32 * 1024;
 
 /// Turns a parsed feed into items. Entries with neither title, link nor text are dropped.
 pub fn normalize_feed(feed: &Feed, feed_url: &Url, fetched_at: DateTime<Utc>) -> Vec<Item> {
+    normalize_changed(feed, feed_url, fetched_at, &[]).items
+}
+
+/// A feed's items, without those unchanged since its last parse (see
+/// [`normalize_changed`]).
+#[derive(Debug, Default)]
+pub struct FeedItems {
+    /// Items of the entries not in `known`.
+    pub items: Vec<Item>,
+    /// The [`entry_fingerprint`] of every entry that gives an item, unchanged ones
+    /// included, sorted.
+    pub fingerprints: Vec<EntryFingerprint>,
+    /// Entries skipped because their fingerprint is in `known`.
+    pub unchanged: usize,
+}
+
+/// See [`entry_fingerprint`].
+pub type EntryFingerprint = [u8; 16];
+
+/// Bumped whenever [`normalize_entry`] would turn the same entry into another item, so
+/// that fingerprints taken by an older roundup no longer match.
+const FINGERPRINT_VERSION: u8 = 1;
+
+/// [`normalize_feed`], except for entries whose fingerprint is in `known` (sorted): the
+/// fingerprints of the entries that gave items at the feed's last parse and store. Such
+/// an entry would normalise to the item stored then, so it is counted as unchanged and
+/// not normalised again: a feed with one new item costs one item's normalising.
+pub fn normalize_changed(
+    feed: &Feed,
+    feed_url: &Url,
+    fetched_at: DateTime<Utc>,
+    known: &[EntryFingerprint],
+) -> FeedItems {
     let feed_base = feed
         .links
         .iter()
@@ -24,10 +57,74 @@ pub fn normalize_feed(feed: &Feed, feed_url: &Url, fetched_at: DateTime<Utc>) ->
         .and_then(|l| feed_url.join(&l.href).ok())
         .filter(|u| matches!(u.scheme(), "http" | "https"))
         .unwrap_or_else(|| feed_url.clone());
-    feed.entries
-        .iter()
-        .filter_map(|e| normalize_entry(e, &feed_base, fetched_at))
-        .collect()
+    let mut out = FeedItems::default();
+    for entry in &feed.entries {
+        let fingerprint = entry_fingerprint(entry, &feed_base);
+        if known.binary_search(&fingerprint).is_ok() {
+            out.unchanged += 1;
+        } else if let Some(item) = normalize_entry(entry, &feed_base, fetched_at) {
+            out.items.push(item);
+        } else {
+            continue;
+        }
+        out.fingerprints.push(fingerprint);
+    }
+    out.fingerprints.sort_unstable();
+    out.fingerprints.dedup();
+    out
+}
+
+/// 128 bits of BLAKE3 over everything [`normalize_entry`] reads of `entry`, the base
+/// URL it resolves links against, and [`FINGERPRINT_VERSION`]. (Dates clamped to the
+/// fetch time are the one input left out: an entry dated in the future keeps the date
+/// it was first stored with.)
+pub fn entry_fingerprint(entry: &Entry, feed_base: &Url) -> EntryFingerprint {
+    let mut h = blake3::Hasher::new();
+    let mut field = |bytes: &[u8]| {
+        h.update(&(bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    field(&[FINGERPRINT_VERSION]);
+    field(feed_base.as_str().as_bytes());
+    field(entry.id.as_bytes());
+    field(entry.base.as_deref().unwrap_or("\0").as_bytes());
+    field(
+        entry
+            .title
+            .as_ref()
+            .map_or("\0", |t| t.content.as_str())
+            .as_bytes(),
+    );
+    field(
+        entry
+            .summary
+            .as_ref()
+            .map_or("\0", |t| t.content.as_str())
+            .as_bytes(),
+    );
+    field(
+        entry
+            .content
+            .as_ref()
+            .and_then(|c| c.body.as_deref())
+            .unwrap_or("\0")
+            .as_bytes(),
+    );
+    field(&(entry.links.len() as u64).to_le_bytes());
+    for link in &entry.links {
+        field(link.href.as_bytes());
+        field(link.rel.as_deref().unwrap_or("\0").as_bytes());
+    }
+    for date in [entry.published, entry.updated] {
+        field(
+            &date
+                .map_or(i64::MIN, |d| d.timestamp_micros())
+                .to_le_bytes(),
+        );
+    }
+    let mut out = [0; 16];
+    out.copy_from_slice(&h.finalize().as_bytes()[..16]);
+    out
 }
 
 fn normalize_entry(entry: &Entry, feed_base: &Url, fetched_at: DateTime<Utc>) -> Option<Item> {
@@ -367,6 +464,59 @@ mod tests {
             &url,
             Utc.with_ymd_and_hms(2024, 11, 27, 0, 0, 0).unwrap(),
         )
+    }
+
+    /// Parses `xml` as fetched from `url` and normalises it, skipping `known` entries.
+    fn changed(xml: &str, url: &str, known: &[EntryFingerprint]) -> FeedItems {
+        let url = Url::parse(url).unwrap();
+        let feed = crate::parse::parse_feed(xml.as_bytes(), &url).unwrap();
+        let at = Utc.with_ymd_and_hms(2024, 11, 27, 0, 0, 0).unwrap();
+        normalize_changed(&feed, &url, at, known)
+    }
+
+    fn rss(items: &[(&str, &str, &str)]) -> String {
+        let items: String = items
+            .iter()
+            .map(|(guid, title, link)| {
+                format!(
+                    "<item><guid>{guid}</guid><title>{title}</title><link>{link}</link>\
+                     <description>Body of {title}.</description></item>"
+                )
+            })
+            .collect();
+        format!("<rss version=\"2.0\"><channel><title>T</title>{items}</channel></rss>")
+    }
+
+    #[test]
+    fn entries_unchanged_since_the_last_parse_are_not_normalised_again() {
+        let feed = "https://news.example.com/feed.xml";
+        let first = rss(&[("a", "One", "/1"), ("b", "Two", "/2"), ("c", "Three", "/3")]);
+        let all = changed(&first, feed, &[]);
+        assert_eq!((all.items.len(), all.unchanged), (3, 0));
+        assert_eq!(all.fingerprints.len(), 3);
+        assert!(all.fingerprints.is_sorted());
+        // The same entries again: nothing to normalise, the same fingerprints.
+        let again = changed(&first, feed, &all.fingerprints);
+        assert_eq!((again.items.len(), again.unchanged), (0, 3));
+        assert_eq!(again.fingerprints, all.fingerprints);
+        // One new entry and one edited title: only those two are normalised.
+        let next = rss(&[
+            ("d", "Four", "/4"),
+            ("a", "One", "/1"),
+            ("b", "Two, corrected", "/2"),
+            ("c", "Three", "/3"),
+        ]);
+        let some = changed(&next, feed, &all.fingerprints);
+        let titles: Vec<&str> = some.items.iter().map(|i| i.title.as_str()).collect();
+        assert_eq!(titles, ["Four", "Two, corrected"]);
+        assert_eq!((some.unchanged, some.fingerprints.len()), (2, 4));
+        // The same entry under another base URL resolves its links elsewhere: changed.
+        let moved = changed(
+            &first,
+            "https://mirror.example.org/feed.xml",
+            &all.fingerprints,
+        );
+        assert_eq!((moved.items.len(), moved.unchanged), (3, 0));
     }
 
     #[test]

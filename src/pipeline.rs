@@ -19,7 +19,7 @@ use crate::config::{Config, Source};
 use crate::dedup::MatchPolicy;
 use crate::fetch::{FetchOutcome, Fetched, Fetcher, retry};
 use crate::model::{FetchState, ParsedBody};
-use crate::normalize::normalize_feed;
+use crate::normalize::{EntryFingerprint, FeedItems, normalize_changed};
 use crate::parse::parse_feed_typed;
 use crate::store::{RedirectSeen, Store, StoreError, StoreReport};
 
@@ -183,7 +183,7 @@ fn write_batch(store: &mut Store, batch: Vec<PendingWrite>, policy: MatchPolicy)
             redirect: p.redirect.as_ref(),
             items: &p.items,
             now: p.now,
-            parsed: Some(p.parsed),
+            parsed: Some(&p.parsed),
         })
         .collect();
     let results = store.store_fetches(&writes, policy);
@@ -466,9 +466,14 @@ async fn fetch_and_store(
         Ok(FetchOutcome::Fetched(body)) => {
             // Hashing 100 KB takes tens of microseconds; parsing it, milliseconds.
             let hash = ParsedBody::hash_of(&body.body);
-            match state.parsed.filter(|p| p.hash == hash) {
-                Some(last) => same_body(source, &body.meta, redirect, last, store).await,
-                None => ingest(source, body, hash, redirect, deps).await,
+            match state.parsed {
+                Some(last) if last.hash == hash => {
+                    same_body(source, &body.meta, redirect, last.ttl, store).await
+                }
+                last => {
+                    let known = last.map(|p| p.entries).unwrap_or_default();
+                    ingest(source, body, hash, known, redirect, deps).await
+                }
             }
         }
         Err(e) => record_failure(source, e.status(), e.to_string(), e.retry_after(), store).await,
@@ -480,7 +485,7 @@ async fn same_body(
     source: &Source,
     meta: &crate::fetch::ResponseMeta,
     redirect: Option<RedirectSeen>,
-    last: ParsedBody,
+    ttl: Option<u32>,
     store: &SharedStore,
 ) -> SourceOutcome {
     let id = source.id.clone();
@@ -497,18 +502,20 @@ async fn same_body(
     {
         Ok(()) => SourceOutcome::SameBody {
             status,
-            min_interval: retry::min_interval(last.ttl, max_age),
+            min_interval: retry::min_interval(ttl, max_age),
         },
         Err(e) => SourceOutcome::StoreFailed(e.to_string()),
     }
 }
 
 /// Parses, normalises and stores a fetched body on a blocking thread (parsing is CPU
-/// work and must stay off the async workers).
+/// work and must stay off the async workers). Entries whose fingerprint is in `known`
+/// (the last parse's, sorted) are unchanged and not normalised again.
 async fn ingest(
     source: &Source,
     fetched: Fetched,
     hash: [u8; 32],
+    known: Vec<EntryFingerprint>,
     redirect: Option<RedirectSeen>,
     deps: Deps<'_>,
 ) -> SourceOutcome {
@@ -527,7 +534,11 @@ async fn ingest(
                 Ok(feed) => feed,
                 Err(e) => return Err((Some(meta.status), e.to_string())),
             };
-        let items = normalize_feed(&feed, &url, now);
+        let FeedItems {
+            items,
+            fingerprints,
+            unchanged,
+        } = normalize_changed(&feed, &url, now, &known);
         drop(permit);
         let redirect = redirect.map(|r| RedirectSeen {
             permanent_to: meta.permanent_redirect.as_ref().map(ToString::to_string),
@@ -538,6 +549,7 @@ async fn ingest(
         let parsed = ParsedBody {
             hash,
             ttl: feed.ttl,
+            entries: fingerprints,
         };
         drop(feed);
         let (reply, result) = tokio::sync::oneshot::channel();
@@ -552,10 +564,10 @@ async fn ingest(
             reply,
             queued,
         });
-        Ok((status, min_interval, result))
+        Ok((status, min_interval, unchanged, result))
     })
     .await;
-    let (status, min_interval, result) = match joined {
+    let (status, min_interval, skipped, result) = match joined {
         Ok(Ok(parsed)) => parsed,
         Ok(Err((status, error))) => {
             return record_failure(source, status, error, None, store).await;
@@ -568,7 +580,11 @@ async fn ingest(
     match result.await {
         Ok(Ok(report)) => SourceOutcome::Stored {
             status,
-            report,
+            // Entries skipped as unchanged were not sent to the store.
+            report: StoreReport {
+                unchanged: report.unchanged + skipped,
+                ..report
+            },
             min_interval,
         },
         Ok(Err(e)) => SourceOutcome::StoreFailed(e.to_string()),

@@ -136,7 +136,11 @@ async fn the_same_body_again_is_not_parsed_and_keeps_its_ttl() {
     assert_eq!(status.last_status, Some(200));
     let third = h.cycle().await;
     assert!(
-        matches!(outcome(&third, "afintl"), SourceOutcome::Stored { status: 200, report, .. } if report.updated == 1 && report.new == 0),
+        matches!(
+            outcome(&third, "afintl"),
+            SourceOutcome::Stored { status: 200, report, .. }
+                if (report.new, report.updated, report.unchanged) == (0, 1, 2)
+        ),
         "{third:?}"
     );
 }

@@ -66,7 +66,7 @@ pub struct FetchWrite<'a> {
     pub now: DateTime<Utc>,
     /// The body the items were parsed from; `None` forgets the one stored, so that the
     /// next fetch is parsed whatever it brings.
-    pub parsed: Option<ParsedBody>,
+    pub parsed: Option<&'a ParsedBody>,
 }
 
 impl Store {
@@ -324,7 +324,7 @@ fn write_fetch<'a>(
         "UPDATE fetch_state SET etag = ?2, last_modified = ?3, last_fetch_at = ?4,
              last_success_at = ?4, last_status = ?5, last_error = NULL,
              consecutive_failures = 0, retry_after_until = NULL, body_hash = ?6,
-             feed_ttl = ?7
+             feed_ttl = ?7, entry_hashes = ?8
          WHERE source_id = ?1",
     )?
     .execute(params![
@@ -334,7 +334,8 @@ fn write_fetch<'a>(
         to_ts(w.now),
         w.meta.status,
         w.parsed.map(|p| p.hash),
-        w.parsed.and_then(|p| p.ttl)
+        w.parsed.and_then(|p| p.ttl),
+        w.parsed.map(|p| p.entries.concat())
     ])?;
     super::sources::record_redirect(tx, w.source_id, w.redirect)?;
     Ok(report)

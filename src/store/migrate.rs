@@ -19,6 +19,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../migrations/0011_band_runs.sql")),
     M::up(include_str!("../../migrations/0012_band_blocks.sql")),
     M::up(include_str!("../../migrations/0013_body_hash.sql")),
+    M::up(include_str!("../../migrations/0014_entry_hashes.sql")),
 ];
 
 /// The schema migrations, in order.

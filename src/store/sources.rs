@@ -9,8 +9,9 @@ use super::{Result, Store, from_ts, to_ts};
 use crate::config::Source;
 use crate::fetch::ResponseMeta;
 use crate::model::{FetchState, ParsedBody};
+use crate::normalize::EntryFingerprint;
 
-const STATE_COLUMNS: &str = "etag, last_modified, consecutive_failures, retry_after_until, moved_from, moved_to, moved_seen, body_hash, feed_ttl";
+const STATE_COLUMNS: &str = "etag, last_modified, consecutive_failures, retry_after_until, moved_from, moved_to, moved_seen, body_hash, feed_ttl, entry_hashes";
 
 fn state_from_row(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<FetchState> {
     Ok(FetchState {
@@ -26,9 +27,17 @@ fn state_from_row(r: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Fetch
             .get::<_, Option<Vec<u8>>>(first + 7)?
             .and_then(|h| <[u8; 32]>::try_from(h).ok())
             .map(|hash| -> rusqlite::Result<ParsedBody> {
+                let mut entries: Vec<EntryFingerprint> = r
+                    .get::<_, Option<Vec<u8>>>(first + 9)?
+                    .unwrap_or_default()
+                    .chunks_exact(16)
+                    .filter_map(|c| c.try_into().ok())
+                    .collect();
+                entries.sort_unstable();
                 Ok(ParsedBody {
                     hash,
                     ttl: r.get(first + 8)?,
+                    entries,
                 })
             })
             .transpose()?,
