@@ -46,6 +46,28 @@ mod tests {
     }
 
     #[test]
+    fn fetch_state_keeps_its_validators_and_knows_no_body_after_0013() {
+        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        migrations().to_version(&mut conn, 12).unwrap();
+        conn.execute_batch(
+            "INSERT INTO sources (id, url, name, region, added_at)
+                 VALUES ('a', 'https://a.example/feed', 'A', 'R', 0);
+             INSERT INTO fetch_state (source_id, etag, last_status) VALUES ('a', '\"v1\"', 200);",
+        )
+        .unwrap();
+        migrations().to_latest(&mut conn).unwrap();
+        let row: (String, i64, Option<Vec<u8>>, Option<i64>, Option<Vec<u8>>) = conn
+            .query_row(
+                "SELECT etag, last_status, body_hash, feed_ttl, entry_hashes FROM fetch_state",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+            )
+            .unwrap();
+        // No body is known yet: the next 200 is parsed whatever it brings.
+        assert_eq!(row, ("\"v1\"".to_owned(), 200, None, None, None));
+    }
+
+    #[test]
     fn band_keys_carry_over_to_the_compact_index() {
         let mut conn = rusqlite::Connection::open_in_memory().unwrap();
         migrations().to_version(&mut conn, 7).unwrap();
