@@ -433,8 +433,8 @@ fn upsert_entry<'a>(
         .as_ref()
         .is_some_and(|(_, _, hash)| *hash == item.content_hash)
     {
-        // Refetched unchanged (a server that sends no validators answers 200 with the
-        // same items every time): nothing to look up or write.
+        // Refetched unchanged (the fetch path skips most such entries before they get
+        // here, by their fingerprint): nothing to look up or write.
         report.unchanged += 1;
         return Ok(());
     }
