@@ -69,9 +69,14 @@ pub struct ParsedBody {
 }
 
 impl ParsedBody {
-    /// The hash kept of `body`.
+    /// The hash kept of `body`, with the version of normalising that stored its items
+    /// ([`crate::normalize::FINGERPRINT_VERSION`]): a roundup that normalises
+    /// differently parses the same body again.
     pub fn hash_of(body: &[u8]) -> [u8; 32] {
-        *blake3::hash(body).as_bytes()
+        let mut h = blake3::Hasher::new();
+        h.update(&[crate::normalize::FINGERPRINT_VERSION]);
+        h.update(body);
+        *h.finalize().as_bytes()
     }
 }
 

@@ -37,8 +37,9 @@ pub struct FeedItems {
 pub type EntryFingerprint = [u8; 16];
 
 /// Bumped whenever [`normalize_entry`] would turn the same entry into another item, so
-/// that fingerprints taken by an older roundup no longer match.
-const FINGERPRINT_VERSION: u8 = 1;
+/// that fingerprints and body hashes ([`crate::model::ParsedBody`]) taken by an older
+/// roundup no longer match and its items are normalised again.
+pub const FINGERPRINT_VERSION: u8 = 1;
 
 /// [`normalize_feed`], except for entries whose fingerprint is in `known` (sorted): the
 /// fingerprints of the entries that gave items at the feed's last parse and store. Such
