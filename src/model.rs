@@ -58,7 +58,7 @@ pub struct FetchState {
 /// What is kept of the last body parsed for a source (migrations 0013 and 0014).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ParsedBody {
-    /// BLAKE3 of the body's bytes.
+    /// BLAKE3 of the body's bytes ([`ParsedBody::hash_of`]).
     pub hash: [u8; 32],
     /// The feed's `<ttl>` in minutes, which a fetch that skips the parse cannot read.
     pub ttl: Option<u32>,

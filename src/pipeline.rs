@@ -448,10 +448,7 @@ async fn fetch_and_store(
     match fetched {
         Ok(FetchOutcome::NotModified(meta)) => {
             let id = source.id.clone();
-            let redirect = redirect.map(|r| RedirectSeen {
-                permanent_to: meta.permanent_redirect.as_ref().map(ToString::to_string),
-                ..r
-            });
+            let redirect = with_redirect_of(redirect, &meta);
             match with_store(store, move |s| {
                 s.record_not_modified(&id, redirect.as_ref(), Utc::now())
             })
@@ -480,6 +477,18 @@ async fn fetch_and_store(
     }
 }
 
+/// `redirect` (a request of the configured URL) with where the response's chain of
+/// permanent redirects ended.
+fn with_redirect_of(
+    redirect: Option<RedirectSeen>,
+    meta: &crate::fetch::ResponseMeta,
+) -> Option<RedirectSeen> {
+    redirect.map(|r| RedirectSeen {
+        permanent_to: meta.permanent_redirect.as_ref().map(ToString::to_string),
+        ..r
+    })
+}
+
 /// Records a body that is the one parsed last time (see [`SourceOutcome::SameBody`]).
 async fn same_body(
     source: &Source,
@@ -489,10 +498,7 @@ async fn same_body(
     store: &SharedStore,
 ) -> SourceOutcome {
     let id = source.id.clone();
-    let redirect = redirect.map(|r| RedirectSeen {
-        permanent_to: meta.permanent_redirect.as_ref().map(ToString::to_string),
-        ..r
-    });
+    let redirect = with_redirect_of(redirect, meta);
     let (status, max_age) = (meta.status, meta.max_age);
     let recorded = meta.clone();
     match with_store(store, move |s| {
@@ -540,10 +546,7 @@ async fn ingest(
             unchanged,
         } = normalize_changed(&feed, &url, now, &known);
         drop(permit);
-        let redirect = redirect.map(|r| RedirectSeen {
-            permanent_to: meta.permanent_redirect.as_ref().map(ToString::to_string),
-            ..r
-        });
+        let redirect = with_redirect_of(redirect, &meta);
         let status = meta.status;
         let min_interval = retry::min_interval(feed.ttl, meta.max_age);
         let parsed = ParsedBody {
