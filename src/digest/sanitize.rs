@@ -2,8 +2,6 @@
 //! handlers, no `javascript:`/`data:` URLs, relative links and images made absolute
 //! against the entry's link, and `rel="noopener noreferrer nofollow"` on links. Pure.
 
-use std::sync::LazyLock;
-
 use url::Url;
 
 /// Sanitises `html` from a feed; relative URLs resolve against `base` (dropped when
@@ -16,15 +14,6 @@ pub fn sanitize_html(html: &str, base: Option<&Url>) -> String {
         None => ammonia::UrlRelative::Deny,
     });
     builder.clean(html).to_string()
-}
-
-/// Sanitises `html` whose text alone will be read: the same rules as [`sanitize_html`]
-/// for elements and their content, with one builder shared by every call (building one
-/// costs as much as cleaning a short summary). Links are left as they are: no text
-/// comes from them.
-pub fn sanitize_for_text(html: &str) -> String {
-    static TEXT: LazyLock<ammonia::Builder<'static>> = LazyLock::new(ammonia::Builder::default);
-    TEXT.clean(html).to_string()
 }
 
 #[cfg(test)]
@@ -66,25 +55,5 @@ mod tests {
         ] {
             assert!(clean.contains(kept), "{kept} missing: {clean}");
         }
-    }
-
-    #[test]
-    fn text_sanitiser_drops_the_same_active_content() {
-        let hostile = r#"<p onclick="steal()">Kabul <b>talks</b></p><script>alert('xss')</script>
-<style>body{display:none}</style><iframe src="https://evil.example/frame">frame text</iframe>
-<a href="javascript:alert(1)">click</a>"#;
-        let clean = sanitize_for_text(hostile);
-        for gone in [
-            "<script",
-            "alert",
-            "display:none",
-            "<iframe",
-            "evil.example",
-            "onclick",
-        ] {
-            assert!(!clean.contains(gone), "{gone} survived: {clean}");
-        }
-        assert!(clean.contains("<p>Kabul <b>talks</b></p>"), "{clean}");
-        assert!(clean.contains(">click</a>"), "{clean}");
     }
 }
