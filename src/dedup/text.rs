@@ -69,7 +69,18 @@ pub fn normalize_for_matching(text: &str) -> String {
     if text.is_ascii() {
         // ASCII is already NFKC, lower-cases by byte, and folds to itself (the only
         // ASCII character `fold_char` maps, '`', is a separator either way).
-        push_words(&mut out, text.chars().map(|c| c.to_ascii_lowercase()));
+        let mut pending_space = false;
+        for b in text.bytes() {
+            if b.is_ascii_alphanumeric() {
+                if pending_space && !out.is_empty() {
+                    out.push(' ');
+                }
+                pending_space = false;
+                out.push(char::from(b.to_ascii_lowercase()));
+            } else {
+                pending_space = true;
+            }
+        }
     } else if is_nfkc_quick(text.chars()) == IsNormalized::Yes {
         push_words(
             &mut out,
@@ -210,6 +221,7 @@ mod tests {
             "Кремль: «Шойгу» встретился — в Кабуле",
             "روسیه می‌خواهد طالبان در نشست‌های سازمان شانگهای شرکت کند",
             "ﬁne ligature and full-width ＡＢＣ１２３",
+            "ASCII only: it's 42 (\"quoted\") -- a_b\x0bc\x7f ~end~",
             "",
         ] {
             assert_eq!(normalize_for_matching(text), slow(text), "{text:?}");
