@@ -239,6 +239,46 @@ async fn fetch_exits_1_when_a_source_fails_and_stores_the_rest() {
     );
 }
 
+#[tokio::test]
+async fn status_shows_no_next_fetch_before_retry_after() {
+    let server = MockServer::start().await;
+    Mock::given(path("/busy"))
+        .respond_with(ResponseTemplate::new(503).insert_header("Retry-After", "7200"))
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    // Every minute: without the Retry-After the next fetch would be within a minute.
+    let config = write_config(
+        dir.path(),
+        "schedule = \"* * * * *\"\n",
+        &[source("busy", &format!("{}/busy", server.uri()))],
+    );
+    let config = config.to_str().unwrap().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        roundup()
+            .args(["--config", &config, "fetch"])
+            .assert()
+            .code(1);
+        roundup()
+            .args(["--config", &config, "status", "--format", "json"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone()
+    })
+    .await
+    .unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let next = rows[0]["next_fetch"].as_str().unwrap();
+    let next = chrono::DateTime::parse_from_rfc3339(next).unwrap();
+    let ahead = next.signed_duration_since(chrono::Utc::now());
+    assert!(
+        ahead > chrono::Duration::minutes(110),
+        "next fetch {next} is before the server's Retry-After (2 h)"
+    );
+}
+
 #[test]
 fn fetch_with_an_unknown_source_id_exits_2() {
     let dir = tempfile::tempdir().unwrap();

@@ -420,12 +420,23 @@ fn status_rows(config: &Config, store: &Store) -> anyhow::Result<Vec<StatusRow>>
             .iter()
             .position(|s| s.id == c.id)
             .map(|i| stored.swap_remove(i));
+        // As the daemon scheduled it, while that is still ahead (a fetch since, by
+        // `roundup fetch`, may have made it stale); else the next cron tick. Never before
+        // the server's Retry-After, which every fetch honours.
         let next = if c.enabled {
-            s.as_ref().and_then(|s| s.next_fetch_at).or_else(|| {
-                config
-                    .schedule_for(c)
-                    .next_after(now, config.fetch.timezone)
-            })
+            s.as_ref()
+                .and_then(|s| s.next_fetch_at)
+                .filter(|&t| t > now)
+                .or_else(|| {
+                    config
+                        .schedule_for(c)
+                        .next_after(now, config.fetch.timezone)
+                })
+                .map(|t| {
+                    s.as_ref()
+                        .and_then(|s| s.retry_after_until)
+                        .map_or(t, |until| t.max(until))
+                })
         } else {
             None
         };

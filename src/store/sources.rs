@@ -92,6 +92,8 @@ pub struct SourceStatus {
     pub last_error: Option<String>,
     /// Next planned fetch, when the daemon has scheduled one.
     pub next_fetch_at: Option<DateTime<Utc>>,
+    /// The server's last `Retry-After`: no request before then (cleared on success).
+    pub retry_after_until: Option<DateTime<Utc>>,
 }
 
 impl Store {
@@ -255,7 +257,8 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT s.id, s.url, f.last_fetch_at, f.last_status,
                     (SELECT count(*) FROM entries e WHERE e.source_id = s.id),
-                    COALESCE(f.consecutive_failures, 0), f.last_error, f.next_fetch_at
+                    COALESCE(f.consecutive_failures, 0), f.last_error, f.next_fetch_at,
+                    f.retry_after_until
              FROM sources s LEFT JOIN fetch_state f ON f.source_id = s.id ORDER BY s.id",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -268,6 +271,7 @@ impl Store {
                 consecutive_failures: r.get(5)?,
                 last_error: r.get(6)?,
                 next_fetch_at: r.get::<_, Option<i64>>(7)?.map(from_ts),
+                retry_after_until: r.get::<_, Option<i64>>(8)?.map(from_ts),
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
