@@ -139,7 +139,79 @@ pub fn repair(text: &str) -> Option<String> {
     if trimmed.starts_with('{') {
         return repair_json_feed(trimmed);
     }
-    add_rss_version(text)
+    let versioned = add_rss_version(text);
+    match escape_stray_markup(versioned.as_deref().unwrap_or(text)) {
+        Some(escaped) => Some(escaped),
+        None => versioned,
+    }
+}
+
+/// Escapes what hand-made feeds leave unescaped and XML rejects: a `&` that starts no
+/// character or XML entity reference (`AT&T`, a link's `?a=1&b=2`) becomes `&amp;`, and
+/// a `<` that starts no tag, comment, CDATA section or processing instruction (`a < b`)
+/// becomes `&lt;`. CDATA sections, comments and processing instructions are copied as
+/// they are. `None` when nothing needed escaping. (Browsers and the readers users come
+/// from read such feeds; feed-rs's XML reader does not.)
+pub fn escape_stray_markup(text: &str) -> Option<String> {
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut changed = false;
+    let mut rest = text;
+    while let Some(at) = rest.find(['&', '<']) {
+        out.push_str(&rest[..at]);
+        let here = &rest[at..];
+        if let Some(after) = here.strip_prefix('&') {
+            if starts_reference(after) {
+                out.push('&');
+            } else {
+                out.push_str("&amp;");
+                changed = true;
+            }
+            rest = after;
+            continue;
+        }
+        // Sections copied verbatim, up to and including their end marker.
+        let verbatim = [("<![CDATA[", "]]>"), ("<!--", "-->"), ("<?", "?>")]
+            .into_iter()
+            .find(|(open, _)| here.starts_with(open));
+        if let Some((open, close)) = verbatim {
+            let end = here[open.len()..]
+                .find(close)
+                .map_or(here.len(), |i| open.len() + i + close.len());
+            out.push_str(&here[..end]);
+            rest = &here[end..];
+            continue;
+        }
+        let starts_markup = here[1..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || matches!(c, '_' | ':' | '/' | '!'));
+        if starts_markup {
+            out.push('<');
+        } else {
+            out.push_str("&lt;");
+            changed = true;
+        }
+        rest = &here[1..];
+    }
+    out.push_str(rest);
+    changed.then_some(out)
+}
+
+/// Whether `after` (the text after a `&`) is a character reference or one of XML's five
+/// entities, so that the `&` is markup. (HTML's named entities were mapped to numbers
+/// before the first parse; any other name would fail it.)
+fn starts_reference(after: &str) -> bool {
+    let Some(end) = after.bytes().take(34).position(|b| b == b';') else {
+        return false;
+    };
+    let name = &after[..end];
+    if let Some(number) = name.strip_prefix('#') {
+        return match number.strip_prefix(['x', 'X']) {
+            Some(hex) => !hex.is_empty() && hex.bytes().all(|b| b.is_ascii_hexdigit()),
+            None => !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit()),
+        };
+    }
+    matches!(name, "amp" | "lt" | "gt" | "quot" | "apos")
 }
 
 /// `&nbsp;` and the other HTML named entities XML does not define → `&#160;`.
@@ -281,6 +353,26 @@ mod tests {
             "<?xml?><rss version=\"2.0\"><channel/></rss>"
         );
         assert_eq!(add_rss_version("<rss version=\"0.94\">"), None);
+        assert_eq!(
+            escape_stray_markup(
+                "<t>AT&T &amp; a < b &#1580; &#x62C; &bogus; &</t><l href=\"/a?x=1&y=2\"/>"
+            )
+            .unwrap(),
+            "<t>AT&amp;T &amp; a &lt; b &#1580; &#x62C; &amp;bogus; &amp;</t><l href=\"/a?x=1&amp;y=2\"/>"
+        );
+        assert_eq!(
+            escape_stray_markup(
+                "<?xml version=\"1.0\"?><!-- a & b < c --><d><![CDATA[<p>x & y < z</p>]]></d>"
+            ),
+            None,
+            "CDATA, comments and declarations are left alone"
+        );
+        assert_eq!(
+            escape_stray_markup("<a>&amp;کابل و مزار شریف و هرات & 1 <2</a><![CDATA[unclosed & <"),
+            Some(
+                "<a>&amp;کابل و مزار شریف و هرات &amp; 1 &lt;2</a><![CDATA[unclosed & <".to_owned()
+            )
+        );
         assert!(
             repair_json_feed(r#"{"version":"1.0","items":[]}"#)
                 .unwrap()
