@@ -88,6 +88,30 @@ async fn seed_story_is_one_story_across_three_outlets_and_eco_stays_apart() {
 }
 
 #[tokio::test]
+async fn digest_summaries_leave_out_wordpress_footers() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("wp.xml");
+    std::fs::write(
+        &feed,
+        r#"<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>KabulNow</title><link>https://kabulnow.example/</link>
+<item><title>Herat traders protest new customs levy</title><link>https://kabulnow.example/herat-levy</link><guid>kn-1</guid>
+<description><![CDATA[<p>Traders in Herat closed their shops on Sunday to protest a new customs levy on imports from Iran [&#8230;]</p>
+<p>The post <a rel="nofollow" href="https://kabulnow.example/herat-levy">Herat traders protest new customs levy</a> appeared first on <a rel="nofollow" href="https://kabulnow.example">KabulNow</a>.</p>]]></description></item>
+</channel></rss>"#,
+    )
+    .unwrap();
+    let url = url::Url::from_file_path(&feed).unwrap();
+    let h = Harness::new("", &[source("kabulnow", url.as_str())]);
+    assert_eq!(h.cycle().await.failed(), 0);
+    let d = build_digest(&h);
+    let story = d.stories().next().unwrap();
+    assert_eq!(
+        story.summary,
+        "Traders in Herat closed their shops on Sunday to protest a new customs levy on imports from Iran…"
+    );
+}
+
+#[tokio::test]
 async fn refetching_is_idempotent() {
     let h = Harness::new("", &demo_sources());
     h.cycle().await;

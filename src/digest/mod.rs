@@ -283,7 +283,7 @@ pub fn assemble(
         }
         let story = Story {
             id: first.story_id,
-            summary: first_words(&first.summary, SUMMARY_WORDS),
+            summary: first_words(&without_footer(&first.summary), SUMMARY_WORDS),
             title: first.title,
             url: first.link,
             source: first.source_id,
@@ -325,6 +325,87 @@ pub fn assemble(
         timezone,
         regions,
         failing_sources,
+    }
+}
+
+/// Footers feeds append to every excerpt, as (what starts one, what follows the post's
+/// title, what ends it after the site's name): WordPress with Yoast SEO ends each item
+/// with "The post <title> appeared first on <site>." in the site's language.
+const FOOTERS: &[(&str, &str, &str)] = &[
+    ("The post ", " appeared first on ", ""),
+    ("Сообщение ", " появились сначала на ", ""),
+    ("Запись ", " впервые появилась на ", ""),
+    ("نوشته ", " اولین بار در ", "پدیدار شد"),
+];
+
+/// Whether `footer` (the text after a [`FOOTERS`] lead) is the rest of that footer: a
+/// title, the middle, a site name of a few words, the ending, and nothing after.
+fn is_footer(footer: &str, middle: &str, end: &str) -> bool {
+    let Some(at) = footer.rfind(middle) else {
+        return false;
+    };
+    let site = footer[at + middle.len()..].trim_end_matches(['.', ' ']);
+    let Some(site) = site.strip_suffix(end) else {
+        return false;
+    };
+    footer[..at].chars().count() <= 300 && site.trim().chars().count() <= 60
+}
+
+/// Links to the rest of the article that end many excerpts (compared case-insensitively,
+/// with any arrows, dots and brackets after them).
+const READ_MORE: &[&str] = &[
+    "read more",
+    "continue reading",
+    "read the full story",
+    "read the full article",
+    "читать далее",
+    "ادامه مطلب",
+    "بیشتر بخوانید",
+];
+
+/// `text` without the footers and "read more" links that feeds append to an excerpt
+/// (see [`FOOTERS`], [`READ_MORE`]): they are not the story, and in a five-minute digest
+/// they would take a summary's last words. WordPress's "[…]" becomes "…". Display only:
+/// stored text and matching keep them.
+fn without_footer(text: &str) -> std::borrow::Cow<'_, str> {
+    const TRAILING: &[char] = &['→', '»', '›', '…', '.', '[', ']', '(', ')', ':', '-', '>'];
+    let mut rest = text.trim_end();
+    loop {
+        let before = rest.len();
+        for (lead, middle, end) in FOOTERS {
+            if let Some(at) = rest.rfind(lead)
+                && is_footer(&rest[at + lead.len()..], middle, end)
+            {
+                rest = rest[..at].trim_end();
+            }
+        }
+        let trimmed = rest.trim_end_matches(|c: char| c.is_whitespace() || TRAILING.contains(&c));
+        let lower = trimmed.to_lowercase();
+        for phrase in READ_MORE {
+            // `to_lowercase` keeps these scripts' byte lengths, so the cut is at a
+            // character boundary of `trimmed` too; checked, not assumed.
+            if lower.ends_with(phrase) && lower.len() == trimmed.len() {
+                let cut = trimmed.len() - phrase.len();
+                let word_starts = trimmed.is_char_boundary(cut)
+                    && trimmed[..cut]
+                        .chars()
+                        .next_back()
+                        .is_none_or(|c| !c.is_alphanumeric());
+                if word_starts {
+                    rest = trimmed[..cut].trim_end();
+                }
+            }
+        }
+        if rest.len() == before {
+            break;
+        }
+    }
+    match rest
+        .strip_suffix("[…]")
+        .or_else(|| rest.strip_suffix("[...]"))
+    {
+        Some(cut) => std::borrow::Cow::Owned(format!("{}…", cut.trim_end())),
+        None => std::borrow::Cow::Borrowed(rest),
     }
 }
 
@@ -391,6 +472,49 @@ pub fn write_files(config: &Config, digest: &Digest) -> Result<Vec<PathBuf>, Dig
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn feed_footers_and_read_more_links_are_not_summary() {
+        let cases = [
+            (
+                "Officials met in Kabul on Monday. […] The post Russia Wants Taliban To Participate In SCO Meetings appeared first on KabulNow.",
+                "Officials met in Kabul on Monday.…",
+            ),
+            (
+                "Officials met in Kabul. Read More »",
+                "Officials met in Kabul.",
+            ),
+            (
+                "Officials met in Kabul. Continue reading → The post Talks appeared first on Amu TV.",
+                "Officials met in Kabul.",
+            ),
+            (
+                "Шойгу прибыл в Кабул. Читать далее... Сообщение Шойгу в Кабуле появились сначала на Фергана.",
+                "Шойгу прибыл в Кабул.",
+            ),
+            (
+                "شویگو به کابل رسید. ادامه مطلب نوشته شویگو در کابل اولین بار در آمو پدیدار شد.",
+                "شویگو به کابل رسید.",
+            ),
+            // Text that only resembles a footer is kept.
+            (
+                "روزنامه نوشته است که این رویداد اولین بار در کابل رخ داد.",
+                "روزنامه نوشته است که این رویداد اولین بار در کابل رخ داد.",
+            ),
+            (
+                "The post was first published in 2019 and appeared first on the front page of every paper that covered the long negotiations in Doha between the parties.",
+                "The post was first published in 2019 and appeared first on the front page of every paper that covered the long negotiations in Doha between the parties.",
+            ),
+            (
+                "The post office reopened, and people can spread more",
+                "The post office reopened, and people can spread more",
+            ),
+            ("Nothing to drop here.", "Nothing to drop here."),
+        ];
+        for (text, want) in cases {
+            assert_eq!(without_footer(text), want, "{text}");
+        }
+    }
 
     fn entry(story: i64, source: &str, region: &str, published_h: u32) -> DigestEntry {
         let t = Utc
