@@ -75,6 +75,94 @@ pub fn entry_shingles(title: &str, text: &str) -> Vec<u64> {
     minhash::shingles(&words)
 }
 
+/// [`entry_shingles`] and [`Figures`] of an entry, normalising the text once (the
+/// verification of a candidate needs both).
+pub fn entry_shingles_and_figures(title: &str, text: &str) -> (Vec<u64>, Figures) {
+    let (title, text) = (text::Normalized::new(title), text::Normalized::new(text));
+    let mut words = title.words();
+    words.extend(text.words());
+    (minhash::shingles(&words), Figures::of(&words))
+}
+
+/// The [`Figures`] of an entry's title and text.
+pub fn entry_figures(title: &str, text: &str) -> Figures {
+    entry_shingles_and_figures(title, text).1
+}
+
+/// The figures of a text in their places: each run of words of digits ("68 50" from
+/// "68.50"; Persian and Arabic digits are folded to ASCII), with the two words before
+/// and the two after it, hashed.
+///
+/// Wire copies, syndicated and trimmed versions of one report keep its figures where
+/// they were: "12 killed", "68.50 afghanis", "26 November". Reports made from one
+/// template do not: the daily exchange rates, "Taliban say 12 killed in Helmand clash"
+/// and "… 9 killed in Kandahar clash". Their shingles can be as alike as a copy's,
+/// so a near-duplicate whose figures conflict with the entry's ([`Figures::conflict`])
+/// is not merged.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Figures(Vec<(u64, u64)>);
+
+/// Words on each side of a figure that make its place.
+const FIGURE_CONTEXT: usize = 2;
+
+impl Figures {
+    /// The figures of a normalised word sequence.
+    pub fn of(words: &[&str]) -> Figures {
+        let is_figure = |w: &str| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit());
+        let mut figures = Vec::new();
+        let mut i = 0;
+        while i < words.len() {
+            if !is_figure(words[i]) {
+                i += 1;
+                continue;
+            }
+            let start = i;
+            while i < words.len() && is_figure(words[i]) {
+                i += 1;
+            }
+            let before = &words[start.saturating_sub(FIGURE_CONTEXT)..start];
+            let after = &words[i..(i + FIGURE_CONTEXT).min(words.len())];
+            let place = format!("{}\u{0}{}", before.join(" "), after.join(" "));
+            figures.push((
+                xxhash_rust::xxh3::xxh3_64(place.as_bytes()),
+                xxhash_rust::xxh3::xxh3_64(words[start..i].join(" ").as_bytes()),
+            ));
+        }
+        figures.sort_unstable();
+        figures.dedup();
+        Figures(figures)
+    }
+
+    /// Whether the two texts give different figures in the same place: some place (the
+    /// same words before and after) holds figures in both, none of them shared. A copy
+    /// that drops or adds figures does not conflict; one that changes a figure does.
+    pub fn conflict(&self, other: &Figures) -> bool {
+        let (a, b) = (&self.0, &other.0);
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() && j < b.len() {
+            let place = a[i].0;
+            match place.cmp(&b[j].0) {
+                std::cmp::Ordering::Less => i += 1,
+                std::cmp::Ordering::Greater => j += 1,
+                std::cmp::Ordering::Equal => {
+                    let ends = |v: &[(u64, u64)], from: usize| {
+                        from + v[from..].iter().take_while(|f| f.0 == place).count()
+                    };
+                    let (i_end, j_end) = (ends(a, i), ends(b, j));
+                    let shared = a[i..i_end]
+                        .iter()
+                        .any(|f| b[j..j_end].binary_search(f).is_ok());
+                    if !shared {
+                        return true;
+                    }
+                    (i, j) = (i_end, j_end);
+                }
+            }
+        }
+        false
+    }
+}
+
 /// The LSH band keys of an entry's title and text (empty when the text is too short).
 pub fn entry_bands(title: &str, text: &str) -> Vec<i64> {
     minhash::signature(&entry_shingles(title, text))
@@ -112,6 +200,54 @@ pub struct MatchPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn figures_changed_in_place_conflict_and_dropped_ones_do_not() {
+        let rates = |day: &str, usd: &str, eur: &str| {
+            entry_figures(
+                "Afghani gains value against US dollar",
+                &format!(
+                    "The afghani gained on {day} November. One US dollar was exchanged for \
+                     {usd} afghanis and one euro for {eur} afghanis, money changers said."
+                ),
+            )
+        };
+        let monday = rates("25", "68.50", "71.20");
+        assert!(
+            monday.conflict(&rates("26", "68.75", "71.45")),
+            "next day's rates"
+        );
+        assert!(
+            monday.conflict(&rates("25", "68.75", "71.20")),
+            "one figure changed"
+        );
+        assert!(
+            !monday.conflict(&rates("25", "68.50", "71.20")),
+            "the same report"
+        );
+        assert!(
+            entry_figures("Taliban say 12 killed in Helmand clash", "")
+                .conflict(&entry_figures("Taliban say 9 killed in Kandahar clash", "")),
+        );
+        // A trimmed copy drops figures, a re-edited one adds some: no conflict.
+        let full = entry_figures(
+            "Taliban say 12 killed in Helmand clash",
+            "Twelve people died on 26 November. Five were arrested. Talks began in 2021.",
+        );
+        let trimmed = entry_figures(
+            "taliban say 12 killed in helmand clash",
+            "Twelve people died on 26 November, officials told reporters in 2024.",
+        );
+        assert!(!full.conflict(&trimmed) && !trimmed.conflict(&full));
+        // Persian digits are the same figures.
+        assert!(
+            !entry_figures("۱۲ کشته در هلمند", "").conflict(&entry_figures("12 کشته در هلمند", ""))
+        );
+        assert!(
+            entry_figures("۱۲ کشته در هلمند", "").conflict(&entry_figures("۹ کشته در هلمند", ""))
+        );
+        assert!(!Figures::default().conflict(&monday));
+    }
 
     #[test]
     fn text_keys_is_fingerprint_and_shingles_at_once() {
