@@ -40,8 +40,9 @@ pub type EntryFingerprint = [u8; 16];
 /// that fingerprints and body hashes ([`crate::model::ParsedBody`]) taken by an older
 /// roundup no longer match and its items are normalised again. 2: summaries no longer
 /// keep the text inside `noscript`, `svg`, `object`, `select` and the like (it came
-/// through the ammonia pass that ran before the text walk).
-pub const FINGERPRINT_VERSION: u8 = 2;
+/// through the ammonia pass that ran before the text walk). 3: a footer every entry of
+/// the feed ends with is left out of the summary ([`feed_footer`]).
+pub const FINGERPRINT_VERSION: u8 = 3;
 
 /// [`normalize_feed`], except for entries whose fingerprint is in `known` (sorted): the
 /// fingerprints of the entries that gave items at the feed's last parse and store. Such
@@ -61,11 +62,12 @@ pub fn normalize_changed(
         .filter(|u| matches!(u.scheme(), "http" | "https"))
         .unwrap_or_else(|| feed_url.clone());
     let mut out = FeedItems::default();
+    let footer = feed_footer(feed);
     for entry in &feed.entries {
         let fingerprint = entry_fingerprint(entry, &feed_base);
         if known.binary_search(&fingerprint).is_ok() {
             out.unchanged += 1;
-        } else if let Some(item) = normalize_entry(entry, &feed_base, fetched_at) {
+        } else if let Some(item) = normalize_entry(entry, &feed_base, fetched_at, footer) {
             out.items.push(item);
         } else {
             continue;
@@ -129,7 +131,67 @@ pub fn entry_fingerprint(entry: &Entry, feed_base: &Url) -> EntryFingerprint {
     h.digest128().to_le_bytes()
 }
 
-fn normalize_entry(entry: &Entry, feed_base: &Url, fetched_at: DateTime<Utc>) -> Option<Item> {
+/// Entries that must share a footer before it counts as the feed's.
+const FOOTER_MIN_ENTRIES: usize = 3;
+/// Words a footer must have: shorter common endings ("Read more", a closing tag) are
+/// left to the digest, and cost matching little.
+const FOOTER_MIN_WORDS: usize = 8;
+
+/// The raw text (HTML or plain) that every entry's summary ends with, when the feed has
+/// at least [`FOOTER_MIN_ENTRIES`] entries and that ending holds at least
+/// [`FOOTER_MIN_WORDS`] words: a template's footer ("Copyright (c) 2024 RFE/RL, Inc.
+/// Reprinted with the permission of …", "Follow us on Telegram …"). It is not the
+/// story: in a short excerpt it can be most of the text, so that two different stories
+/// of the feed look like copies of each other; and a digest should not show it.
+/// Starts at a word or tag, never inside one.
+fn feed_footer(feed: &Feed) -> Option<&str> {
+    let raws: Vec<&str> = feed.entries.iter().filter_map(raw_summary).collect();
+    if raws.len() < FOOTER_MIN_ENTRIES || raws.len() < feed.entries.len() {
+        return None;
+    }
+    let first = raws[0];
+    let mut len = first.len();
+    for raw in &raws[1..] {
+        let common = first
+            .bytes()
+            .rev()
+            .zip(raw.bytes().rev())
+            .take_while(|(a, b)| a == b)
+            .count();
+        len = len.min(common);
+    }
+    let mut start = first.len() - len;
+    while !first.is_char_boundary(start) {
+        start += 1;
+    }
+    // Not inside a word or a tag: unless it starts one, the footer starts after the
+    // first space or '>' in it.
+    let starts_clean = first[start..].starts_with(['<', ' ', '\n', '\t'])
+        || first[..start].ends_with(|c: char| c.is_whitespace() || c == '>');
+    if !starts_clean {
+        start += first[start..].find(|c: char| c.is_whitespace() || c == '>')? + 1;
+    }
+    let footer = &first[start..];
+    (to_plain_text(footer).split_whitespace().count() >= FOOTER_MIN_WORDS).then_some(footer)
+}
+
+/// The raw text an entry's summary is made from: its summary, else its content.
+fn raw_summary(entry: &Entry) -> Option<&str> {
+    entry
+        .summary
+        .as_ref()
+        .map(|s| s.content.as_str())
+        .filter(|s| !s.trim().is_empty())
+        .or_else(|| entry.content.as_ref().and_then(|c| c.body.as_deref()))
+        .filter(|s| !s.trim().is_empty())
+}
+
+fn normalize_entry(
+    entry: &Entry,
+    feed_base: &Url,
+    fetched_at: DateTime<Utc>,
+    footer: Option<&str>,
+) -> Option<Item> {
     let base = entry
         .base
         .as_deref()
@@ -144,12 +206,15 @@ fn normalize_entry(entry: &Entry, feed_base: &Url, fetched_at: DateTime<Utc>) ->
         .as_ref()
         .and_then(|c| c.body.as_deref())
         .filter(|b| !b.trim().is_empty());
+    let without_footer = |raw: &'_ str| -> String {
+        to_plain_text(footer.and_then(|f| raw.strip_suffix(f)).unwrap_or(raw))
+    };
     let summary = entry
         .summary
         .as_ref()
-        .map(|s| to_plain_text(&s.content))
+        .map(|s| without_footer(&s.content))
         .filter(|s| !s.is_empty())
-        .or_else(|| content_html.map(to_plain_text))
+        .or_else(|| content_html.map(without_footer))
         .map(|s| truncate_chars(s, MAX_SUMMARY_CHARS))
         .unwrap_or_default();
     let mut title = entry
@@ -480,6 +545,89 @@ mod tests {
             })
             .collect();
         format!("<rss version=\"2.0\"><channel><title>T</title>{items}</channel></rss>")
+    }
+
+    /// An RSS feed of `(title, description)` items.
+    fn described(items: &[(&str, &str)]) -> String {
+        let items: String = items
+            .iter()
+            .enumerate()
+            .map(|(i, (title, description))| {
+                format!(
+                    "<item><guid>g{i}</guid><title>{title}</title>\
+                     <description><![CDATA[{description}]]></description></item>"
+                )
+            })
+            .collect();
+        format!("<rss version=\"2.0\"><channel><title>T</title>{items}</channel></rss>")
+    }
+
+    #[test]
+    fn a_footer_every_entry_ends_with_is_not_summary() {
+        const FOOTER: &str = "<p>Copyright (c) 2024. RFE/RL, Inc. Reprinted with the \
+                              permission of Radio Free Europe/Radio Liberty.</p>";
+        let stories = [
+            (
+                "Uzbekistan signs nuclear deal",
+                "<p>Uzbekistan signed a deal on Monday.</p>",
+            ),
+            (
+                "Kyrgyz court jails journalist",
+                "<p>A court in Bishkek ruled on Monday.</p>",
+            ),
+            (
+                "Tajik president visits Nurek",
+                "Emomali Rahmon inspected the station",
+            ),
+        ];
+        let with_footer: Vec<(&str, String)> = stories
+            .iter()
+            .map(|(t, d)| (*t, format!("{d} {FOOTER}")))
+            .collect();
+        let refs: Vec<(&str, &str)> = with_footer.iter().map(|(t, d)| (*t, d.as_str())).collect();
+        let summaries: Vec<String> = items(&described(&refs))
+            .into_iter()
+            .map(|i| i.summary)
+            .collect();
+        assert_eq!(
+            summaries,
+            [
+                "Uzbekistan signed a deal on Monday.",
+                "A court in Bishkek ruled on Monday.",
+                "Emomali Rahmon inspected the station"
+            ]
+        );
+        // Two entries are not a template; a short common ending is not a footer.
+        let two = items(&described(&refs[..2]));
+        assert!(
+            two[0].summary.ends_with("Radio Liberty."),
+            "{}",
+            two[0].summary
+        );
+        let short: Vec<(&str, String)> = stories
+            .iter()
+            .map(|(t, d)| (*t, format!("{d} <p>Follow us on Telegram.</p>")))
+            .collect();
+        let short: Vec<(&str, &str)> = short.iter().map(|(t, d)| (*t, d.as_str())).collect();
+        assert!(items(&described(&short))[0].summary.ends_with("Telegram."));
+        // A common ending inside a word ("…day. Copyright") starts at the next word.
+        let mid_word = [
+            (
+                "A",
+                "Talks resumed on Monday. Copyright 2024 Outlet, all rights reserved, reprinted by permission.",
+            ),
+            (
+                "B",
+                "Rains fell on Sunday. Copyright 2024 Outlet, all rights reserved, reprinted by permission.",
+            ),
+            (
+                "C",
+                "Prices rose on Friday. Copyright 2024 Outlet, all rights reserved, reprinted by permission.",
+            ),
+        ];
+        let out = items(&described(&mid_word));
+        assert_eq!(out[0].summary, "Talks resumed on Monday.");
+        assert_eq!(out[2].summary, "Prices rose on Friday.");
     }
 
     #[test]

@@ -112,6 +112,58 @@ async fn digest_summaries_leave_out_wordpress_footers() {
 }
 
 #[tokio::test]
+async fn stories_that_share_only_the_feeds_footer_stay_apart() {
+    // Short excerpts with a long copyright footer: the footer is most of each text.
+    let footer = "Copyright (c) 2024. RFE/RL, Inc. Reprinted with the permission of Radio Free \
+                  Europe/Radio Liberty, 1201 Connecticut Ave NW, Ste 400, Washington DC 20036.";
+    let stories = [
+        (
+            "Uzbekistan to build second nuclear plant with Rosatom",
+            "Uzbekistan signed an agreement with Rosatom on Monday to build a small nuclear plant in Jizzakh region by 2029.",
+        ),
+        (
+            "Kyrgyz court jails journalist for calls to mass unrest",
+            "A court in Bishkek sentenced a journalist to six years in prison on Tuesday.",
+        ),
+        (
+            "Tajik president visits hydropower station",
+            "Emomali Rahmon inspected the Nurek station.",
+        ),
+        (
+            "Kazakh parliament approves nuclear referendum date",
+            "Lawmakers set the vote for October.",
+        ),
+    ];
+    let items: String = stories
+        .iter()
+        .enumerate()
+        .map(|(i, (title, text))| {
+            format!(
+                "<item><title>{title}</title><link>https://agg.example/{i}</link><guid>a{i}</guid>\
+                 <description>{text} {footer}</description></item>"
+            )
+        })
+        .collect();
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("agg.xml");
+    std::fs::write(
+        &feed,
+        format!("<rss version=\"2.0\"><channel><title>Agg</title>{items}</channel></rss>"),
+    )
+    .unwrap();
+    let url = url::Url::from_file_path(&feed).unwrap();
+    let h = Harness::new("", &[source("agg", url.as_str())]);
+    assert_eq!(h.cycle().await.failed(), 0);
+    let d = build_digest(&h);
+    assert_eq!(
+        d.stories().count(),
+        4,
+        "four stories, not merged by their footer"
+    );
+    assert!(d.stories().all(|s| !s.summary.contains("Copyright")));
+}
+
+#[tokio::test]
 async fn refetching_is_idempotent() {
     let h = Harness::new("", &demo_sources());
     h.cycle().await;
