@@ -102,13 +102,113 @@ pub fn entry_figures(title: &str, text: &str) -> Figures {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Figures(Vec<(u64, u64)>);
 
+/// Number words (normalised: lower case, `ё` → `е`, Persian letters) and their value, so
+/// that "two people" and "three people" are figures too, and "two" and "2" the same.
+/// Persian نه ("nine", also "not") is left out.
+const NUMBER_WORDS: &[(&str, &str)] = &[
+    ("eight", "8"),
+    ("eighteen", "18"),
+    ("eighty", "80"),
+    ("eleven", "11"),
+    ("fifteen", "15"),
+    ("fifty", "50"),
+    ("five", "5"),
+    ("forty", "40"),
+    ("four", "4"),
+    ("fourteen", "14"),
+    ("hundred", "100"),
+    ("million", "1000000"),
+    ("nine", "9"),
+    ("nineteen", "19"),
+    ("ninety", "90"),
+    ("seven", "7"),
+    ("seventeen", "17"),
+    ("seventy", "70"),
+    ("six", "6"),
+    ("sixteen", "16"),
+    ("sixty", "60"),
+    ("ten", "10"),
+    ("thirteen", "13"),
+    ("thirty", "30"),
+    ("thousand", "1000"),
+    ("three", "3"),
+    ("twelve", "12"),
+    ("twenty", "20"),
+    ("two", "2"),
+    ("восемь", "8"),
+    ("восьми", "8"),
+    ("два", "2"),
+    ("двадцати", "20"),
+    ("двадцать", "20"),
+    ("две", "2"),
+    ("двенадцати", "12"),
+    ("двенадцать", "12"),
+    ("двое", "2"),
+    ("двоих", "2"),
+    ("двух", "2"),
+    ("девяти", "9"),
+    ("девять", "9"),
+    ("десяти", "10"),
+    ("десять", "10"),
+    ("миллион", "1000000"),
+    ("миллиона", "1000000"),
+    ("миллионов", "1000000"),
+    ("одиннадцать", "11"),
+    ("пятеро", "5"),
+    ("пяти", "5"),
+    ("пять", "5"),
+    ("пятьдесят", "50"),
+    ("семи", "7"),
+    ("семь", "7"),
+    ("сорок", "40"),
+    ("сто", "100"),
+    ("трех", "3"),
+    ("три", "3"),
+    ("тридцать", "30"),
+    ("трое", "3"),
+    ("троих", "3"),
+    ("тысяч", "1000"),
+    ("тысяча", "1000"),
+    ("тысячи", "1000"),
+    ("четыре", "4"),
+    ("четырех", "4"),
+    ("шести", "6"),
+    ("шесть", "6"),
+    ("بیست", "20"),
+    ("ده", "10"),
+    ("دو", "2"),
+    ("دوازده", "12"),
+    ("سه", "3"),
+    ("شش", "6"),
+    ("صد", "100"),
+    ("میلیون", "1000000"),
+    ("هزار", "1000"),
+    ("هشت", "8"),
+    ("هفت", "7"),
+    ("پنج", "5"),
+    ("چهار", "4"),
+    ("یازده", "11"),
+];
+
+/// The value of a figure word: a run of ASCII digits (Persian and Arabic digits are
+/// folded before), or a number word of [`NUMBER_WORDS`].
+fn figure_value(word: &str) -> Option<&str> {
+    if !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit()) {
+        return Some(word);
+    }
+    NUMBER_WORDS
+        .binary_search_by(|(w, _)| (*w).cmp(word))
+        .ok()
+        .map(|i| NUMBER_WORDS[i].1)
+}
+
 /// Words on each side of a figure that make its place.
 const FIGURE_CONTEXT: usize = 2;
 
 impl Figures {
     /// The figures of a normalised word sequence.
     pub fn of(words: &[&str]) -> Figures {
-        let is_figure = |w: &str| !w.is_empty() && w.bytes().all(|b| b.is_ascii_digit());
+        let is_figure = |w: &str| figure_value(w).is_some();
         let mut figures = Vec::new();
         let mut i = 0;
         while i < words.len() {
@@ -125,7 +225,14 @@ impl Figures {
             let place = format!("{}\u{0}{}", before.join(" "), after.join(" "));
             figures.push((
                 xxhash_rust::xxh3::xxh3_64(place.as_bytes()),
-                xxhash_rust::xxh3::xxh3_64(words[start..i].join(" ").as_bytes()),
+                xxhash_rust::xxh3::xxh3_64(
+                    words[start..i]
+                        .iter()
+                        .filter_map(|w| figure_value(w))
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                        .as_bytes(),
+                ),
             ));
         }
         figures.sort_unstable();
@@ -202,6 +309,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn number_words_are_sorted_for_binary_search() {
+        assert!(NUMBER_WORDS.windows(2).all(|w| w[0].0 < w[1].0));
+        for (w, _) in NUMBER_WORDS {
+            assert_eq!(normalize_for_matching(w), *w, "{w} is stored normalised");
+        }
+    }
+
+    #[test]
     fn figures_changed_in_place_conflict_and_dropped_ones_do_not() {
         let rates = |day: &str, usd: &str, eur: &str| {
             entry_figures(
@@ -247,6 +362,31 @@ mod tests {
             entry_figures("۱۲ کشته در هلمند", "").conflict(&entry_figures("۹ کشته در هلمند", ""))
         );
         assert!(!Figures::default().conflict(&monday));
+        // Number words are figures, and the same as digits.
+        let flogged = |n: &str, place: &str| {
+            entry_figures(
+                "Taliban flog people in public",
+                &format!(
+                    "The Taliban publicly flogged {n} people, including a woman, in {place} province on Tuesday."
+                ),
+            )
+        };
+        assert!(flogged("two", "Takhar").conflict(&flogged("three", "Ghor")));
+        assert!(!flogged("two", "Takhar").conflict(&flogged("2", "Takhar")));
+        assert!(
+            entry_figures(
+                "",
+                "Талибы публично наказали двух человек в провинции Тахар"
+            )
+            .conflict(&entry_figures(
+                "",
+                "Талибы публично наказали трех человек в провинции Гор"
+            ))
+        );
+        assert!(
+            entry_figures("", "طالبان دو نفر را در ولایت تخار شلاق زدند")
+                .conflict(&entry_figures("", "طالبان سه نفر را در ولایت غور شلاق زدند"))
+        );
     }
 
     #[test]
