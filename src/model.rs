@@ -29,7 +29,9 @@ pub struct Item {
     pub content_hash: String,
     /// Sorted shingle hashes of title + text (near-duplicate verification).
     pub shingles: Vec<u64>,
-    /// LSH band keys of the shingles' MinHash signature; empty for very short text.
+    /// Near-duplicate candidate keys: the LSH band keys of the shingles' MinHash
+    /// signature, then the text's lead key when it has one
+    /// ([`crate::dedup::candidate_keys`]); empty for very short text.
     pub bands: Vec<i64>,
 }
 

@@ -231,10 +231,8 @@ fn normalize_entry(
     let published = entry.published.or(entry.updated).map(|t| t.min(fetched_at));
     let updated = entry.updated.map(|t| t.min(fetched_at));
     let entry_key = entry_key(&entry.id, canonical_url.as_deref(), &title, published);
-    let (text_fingerprint, shingles) = dedup::text_keys(&title, &summary);
-    let bands = dedup::minhash::signature(&shingles)
-        .map(|sig| dedup::minhash::band_keys(&sig))
-        .unwrap_or_default();
+    let (text_fingerprint, shingles, lead) = dedup::text_keys_and_lead(&title, &summary);
+    let bands = dedup::candidate_keys(&shingles, lead);
     let content_hash = content_hash(&[
         &title,
         link.as_deref().unwrap_or(""),

@@ -91,6 +91,33 @@ fn hard_negatives_stay_apart() {
         .collect();
     assert_eq!(family.len(), 5);
     assert!(family.iter().all(|s| *s == seed), "{family:?}");
+    // Reports from one template with other figures (digits or number words) stay apart.
+    for (a, b) in [
+        (
+            "Taliban Say 12 Killed In Helmand",
+            "Taliban Say 9 Killed In Kandahar",
+        ),
+        (
+            "Taliban Publicly Flog Two People",
+            "Taliban Publicly Flog Three People",
+        ),
+        (
+            "Курс доллара в Бишкеке на 26",
+            "Курс доллара в Бишкеке на 27",
+        ),
+        ("طالبان دو نفر", "طالبان سه نفر"),
+    ] {
+        assert_ne!(story_of(a), story_of(b), "{a} / {b}");
+    }
+    // A teaser (the first paragraph only) joins the whole article it opens.
+    let torkham: Vec<i64> = docs
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| d.title.starts_with("Torkham"))
+        .map(|(i, _)| stories[i])
+        .collect();
+    assert_eq!(torkham.len(), 4);
+    assert!(torkham.iter().all(|s| *s == torkham[0]), "{torkham:?}");
 }
 
 #[test]

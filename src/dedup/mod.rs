@@ -270,21 +270,63 @@ impl Figures {
     }
 }
 
-/// The LSH band keys of an entry's title and text (empty when the text is too short).
+/// The near-duplicate candidate keys of an entry's title and text: its LSH band keys
+/// and, when its text is long enough, its [`lead_key`] (none at all when the text is too
+/// short for a signature).
 pub fn entry_bands(title: &str, text: &str) -> Vec<i64> {
-    minhash::signature(&entry_shingles(title, text))
-        .map(|s| minhash::band_keys(&s))
-        .unwrap_or_default()
+    let (title, text) = (text::Normalized::new(title), text::Normalized::new(text));
+    let mut words = title.words();
+    let body = text.words();
+    let lead = lead_key(&body);
+    words.extend(body);
+    candidate_keys(&minhash::shingles(&words), lead)
 }
 
-/// [`text_fingerprint`] and [`entry_shingles`] together, normalising the text once.
+/// The LSH band keys of `shingles`' signature, then `lead` (nothing when the shingles
+/// are too few for a signature).
+pub fn candidate_keys(shingles: &[u64], lead: Option<i64>) -> Vec<i64> {
+    match minhash::signature(shingles) {
+        Some(sig) => {
+            let mut keys = minhash::band_keys(&sig);
+            keys.extend(lead);
+            keys
+        }
+        None => Vec::new(),
+    }
+}
+
+/// Words of the text (not the title) that make its [`lead_key`].
+pub const LEAD_WORDS: usize = 12;
+
+/// A candidate key for the opening words of a text: its first [`LEAD_WORDS`]
+/// normalised words, hashed to 31 bits like a band key (and stored with them). A feed
+/// that carries a teaser (the article's first sentence) and one that carries the whole
+/// article share few shingles, so MinHash bands almost never bring one to the other;
+/// they share their opening. The candidate is verified like any other (containment of
+/// the teaser in the article, figures). `None` for shorter texts.
+pub fn lead_key(body: &[&str]) -> Option<i64> {
+    let lead = body.get(..LEAD_WORDS)?;
+    let mut bytes = b"lead\0".to_vec();
+    push_joined(&mut bytes, lead);
+    Some((xxhash_rust::xxh3::xxh3_64(&bytes) >> 33) as i64)
+}
+
+/// [`text_fingerprint`], [`entry_shingles`] and [`lead_key`] together, normalising the
+/// text once.
 pub fn text_keys(title: &str, text: &str) -> (Option<String>, Vec<u64>) {
+    let (fingerprint, shingles, _) = text_keys_and_lead(title, text);
+    (fingerprint, shingles)
+}
+
+/// [`text_keys`] and the text's [`lead_key`].
+pub fn text_keys_and_lead(title: &str, text: &str) -> (Option<String>, Vec<u64>, Option<i64>) {
     let (title, text) = (text::Normalized::new(title), text::Normalized::new(text));
     let mut words = title.words();
     let body = text.words();
     let fingerprint = fingerprint_of(&words, &body);
+    let lead = lead_key(&body);
     words.extend(body);
-    (fingerprint, minhash::shingles(&words))
+    (fingerprint, minhash::shingles(&words), lead)
 }
 
 /// Which entry represents a story (its title and link in digests).
