@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use roundup::dedup::{self, MatchPolicy, minhash};
+use roundup::dedup::{self, MatchPolicy};
 use roundup::fetch::ResponseMeta;
 use roundup::model::Item;
 use roundup::store::Store;
@@ -60,9 +60,8 @@ fn item(key: &str, title: &str, text: &str) -> Item {
     let bands = if std::env::var_os("ROUNDUP_BENCH_NO_LSH").is_some() {
         Vec::new()
     } else {
-        minhash::signature(&shingles)
-            .map(|s| minhash::band_keys(&s))
-            .unwrap_or_default()
+        // As normalize makes them: the 24 band keys, then the lead key.
+        dedup::entry_bands(title, text)
     };
     Item {
         entry_key: key.to_owned(),
