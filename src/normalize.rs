@@ -231,7 +231,12 @@ fn normalize_entry(
     let published = entry.published.or(entry.updated).map(|t| t.min(fetched_at));
     let updated = entry.updated.map(|t| t.min(fetched_at));
     let entry_key = entry_key(&entry.id, canonical_url.as_deref(), &title, published);
-    let (text_fingerprint, shingles, lead) = dedup::text_keys_and_lead(&title, &summary);
+    let dedup::TextKeys {
+        fingerprint: text_fingerprint,
+        shingles,
+        lead,
+        figures,
+    } = dedup::entry_text_keys(&title, &summary);
     let bands = dedup::candidate_keys(&shingles, lead);
     let content_hash = content_hash(&[
         &title,
@@ -253,6 +258,7 @@ fn normalize_entry(
         content_hash,
         shingles,
         bands,
+        figures,
     })
 }
 

@@ -314,19 +314,37 @@ pub fn lead_key(body: &[&str]) -> Option<i64> {
 /// [`text_fingerprint`], [`entry_shingles`] and [`lead_key`] together, normalising the
 /// text once.
 pub fn text_keys(title: &str, text: &str) -> (Option<String>, Vec<u64>) {
-    let (fingerprint, shingles, _) = text_keys_and_lead(title, text);
-    (fingerprint, shingles)
+    let keys = entry_text_keys(title, text);
+    (keys.fingerprint, keys.shingles)
 }
 
-/// [`text_keys`] and the text's [`lead_key`].
-pub fn text_keys_and_lead(title: &str, text: &str) -> (Option<String>, Vec<u64>, Option<i64>) {
+/// Everything an entry is matched by, from one normalisation of its title and text.
+#[derive(Debug, Clone, Default)]
+pub struct TextKeys {
+    /// [`text_fingerprint`].
+    pub fingerprint: Option<String>,
+    /// [`entry_shingles`].
+    pub shingles: Vec<u64>,
+    /// [`lead_key`] of the text.
+    pub lead: Option<i64>,
+    /// [`Figures`] of title and text.
+    pub figures: Figures,
+}
+
+/// The [`TextKeys`] of an entry's title and text.
+pub fn entry_text_keys(title: &str, text: &str) -> TextKeys {
     let (title, text) = (text::Normalized::new(title), text::Normalized::new(text));
     let mut words = title.words();
     let body = text.words();
     let fingerprint = fingerprint_of(&words, &body);
     let lead = lead_key(&body);
     words.extend(body);
-    (fingerprint, minhash::shingles(&words), lead)
+    TextKeys {
+        fingerprint,
+        shingles: minhash::shingles(&words),
+        lead,
+        figures: Figures::of(&words),
+    }
 }
 
 /// Which entry represents a story (its title and link in digests).

@@ -579,8 +579,6 @@ fn find_near_duplicate(
     ))?;
     let mut seen: Vec<i64> = Vec::new();
     let mut best: Option<(i64, f64)> = None;
-    // The entry's figures, worked out when the first candidate's shingles verify.
-    let mut figures: Option<dedup::Figures> = None;
     let (mut checked, mut sure) = (0, false);
     loop {
         // Stories found since the last pass, newest first.
@@ -603,9 +601,7 @@ fn find_near_duplicate(
                 let (title, summary) = row?;
                 let (theirs, their_figures) = dedup::entry_shingles_and_figures(&title, &summary);
                 if let Some((score, jaccard)) = minhash::similar(&item.shingles, &theirs) {
-                    let ours = figures
-                        .get_or_insert_with(|| dedup::entry_figures(&item.title, &item.summary));
-                    if ours.conflict(&their_figures) {
+                    if item.figures.conflict(&their_figures) {
                         // Another report from the same template (other figures in the
                         // same places): not this story, whatever its shingles say.
                         continue;
@@ -720,6 +716,7 @@ mod tests {
             content_hash: key.to_owned(),
             bands: dedup::entry_bands(title, text),
             shingles,
+            figures: dedup::entry_figures(title, text),
         }
     }
 
