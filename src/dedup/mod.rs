@@ -69,24 +69,30 @@ fn push_joined(out: &mut Vec<u8>, words: &[&str]) {
 
 /// The shingle set of an entry's title and text, for near-duplicate matching.
 pub fn entry_shingles(title: &str, text: &str) -> Vec<u64> {
+    with_words(title, text, |words, _| minhash::shingles(words))
+}
+
+/// Calls `f` with the normalised words of title then text (boilerplate dropped), and
+/// where the text's words start: every key of an entry is made from these.
+fn with_words<T>(title: &str, text: &str, f: impl FnOnce(&[&str], usize) -> T) -> T {
     let (title, text) = (text::Normalized::new(title), text::Normalized::new(text));
     let mut words = title.words();
+    let body_start = words.len();
     words.extend(text.words());
-    minhash::shingles(&words)
+    f(&words, body_start)
 }
 
 /// [`entry_shingles`] and [`Figures`] of an entry, normalising the text once (the
 /// verification of a candidate needs both).
 pub fn entry_shingles_and_figures(title: &str, text: &str) -> (Vec<u64>, Figures) {
-    let (title, text) = (text::Normalized::new(title), text::Normalized::new(text));
-    let mut words = title.words();
-    words.extend(text.words());
-    (minhash::shingles(&words), Figures::of(&words))
+    with_words(title, text, |words, _| {
+        (minhash::shingles(words), Figures::of(words))
+    })
 }
 
 /// The [`Figures`] of an entry's title and text.
 pub fn entry_figures(title: &str, text: &str) -> Figures {
-    entry_shingles_and_figures(title, text).1
+    with_words(title, text, |words, _| Figures::of(words))
 }
 
 /// The figures of a text in their places: each run of words of digits ("68 50" from
@@ -300,12 +306,9 @@ impl Figures {
 /// and, when its text is long enough, its [`lead_key`] (none at all when the text is too
 /// short for a signature).
 pub fn entry_bands(title: &str, text: &str) -> Vec<i64> {
-    let (title, text) = (text::Normalized::new(title), text::Normalized::new(text));
-    let mut words = title.words();
-    let body = text.words();
-    let lead = lead_key(&body);
-    words.extend(body);
-    candidate_keys(&minhash::shingles(&words), lead)
+    with_words(title, text, |words, body| {
+        candidate_keys(&minhash::shingles(words), lead_key(&words[body..]))
+    })
 }
 
 /// The LSH band keys of `shingles`' signature, then `lead` (nothing when the shingles
@@ -359,18 +362,12 @@ pub struct TextKeys {
 
 /// The [`TextKeys`] of an entry's title and text.
 pub fn entry_text_keys(title: &str, text: &str) -> TextKeys {
-    let (title, text) = (text::Normalized::new(title), text::Normalized::new(text));
-    let mut words = title.words();
-    let body = text.words();
-    let fingerprint = fingerprint_of(&words, &body);
-    let lead = lead_key(&body);
-    words.extend(body);
-    TextKeys {
-        fingerprint,
-        shingles: minhash::shingles(&words),
-        lead,
-        figures: Figures::of(&words),
-    }
+    with_words(title, text, |words, body| TextKeys {
+        fingerprint: fingerprint_of(&words[..body], &words[body..]),
+        shingles: minhash::shingles(words),
+        lead: lead_key(&words[body..]),
+        figures: Figures::of(words),
+    })
 }
 
 /// Which entry represents a story (its title and link in digests).
