@@ -75,7 +75,6 @@ fn item(key: &str, title: &str, text: &str) -> Item {
         content_hash: key.to_owned(),
         shingles,
         bands,
-        figures: dedup::entry_figures(title, text),
     }
 }
 

@@ -33,9 +33,6 @@ pub struct Item {
     /// signature, then the text's lead key when it has one
     /// ([`crate::dedup::candidate_keys`]); empty for very short text.
     pub bands: Vec<i64>,
-    /// Figures of title + text in their places (near-duplicate verification: a
-    /// candidate whose figures conflict is another report).
-    pub figures: crate::dedup::Figures,
 }
 
 /// Conditional-GET validators and bookkeeping kept per source between fetches.

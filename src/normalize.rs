@@ -235,7 +235,6 @@ fn normalize_entry(
         fingerprint: text_fingerprint,
         shingles,
         lead,
-        figures,
     } = dedup::entry_text_keys(&title, &summary);
     let bands = dedup::candidate_keys(&shingles, lead);
     let content_hash = content_hash(&[
@@ -258,7 +257,6 @@ fn normalize_entry(
         content_hash,
         shingles,
         bands,
-        figures,
     })
 }
 

@@ -106,9 +106,29 @@ fn hard_negatives_stay_apart() {
             "Курс доллара в Бишкеке на 27",
         ),
         ("طالبان دو نفر", "طالبان سه نفر"),
+        // ... or other names where their headlines have them.
+        (
+            "Taliban Appoint Abdul Rahman Haqqani",
+            "Taliban Appoint Ahmad Shah Din Dost",
+        ),
+        (
+            "Taliban name new Takhar governor",
+            "Taliban Appoint Ahmad Shah",
+        ),
+        ("Талибы назначили Абдурахмана", "Талибы назначили Ахмадшаха"),
+        ("طالبان عبدالرحمن حقانی", "طالبان احمدشاه"),
     ] {
         assert_ne!(story_of(a), story_of(b), "{a} / {b}");
     }
+    // A wire copy of one of them under its own headline still joins it.
+    assert_eq!(
+        story_of("Taliban name new Takhar governor"),
+        story_of("Taliban Appoint Abdul Rahman Haqqani")
+    );
+    assert_eq!(
+        story_of("والي جديد تخار"),
+        story_of("طالبان عبدالرحمن حقانی")
+    );
     // A teaser (the first paragraph only) joins the whole article it opens.
     let torkham: Vec<i64> = docs
         .iter()

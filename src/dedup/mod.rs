@@ -7,10 +7,12 @@
 
 pub mod canonical;
 pub mod minhash;
+pub mod particulars;
 pub mod text;
 
 use std::time::Duration;
 
+pub use particulars::{Figures, Names, Particulars};
 pub use text::normalize_for_matching;
 
 /// The kind of a story key, as stored in `story_keys.kind`.
@@ -82,224 +84,24 @@ fn with_words<T>(title: &str, text: &str, f: impl FnOnce(&[&str], usize) -> T) -
     f(&words, body_start)
 }
 
-/// [`entry_shingles`] and [`Figures`] of an entry, normalising the text once (the
-/// verification of a candidate needs both).
-pub fn entry_shingles_and_figures(title: &str, text: &str) -> (Vec<u64>, Figures) {
-    with_words(title, text, |words, _| {
-        (minhash::shingles(words), Figures::of(words))
+/// How similar a stored report is to an entry of these `shingles`
+/// ([`minhash::similar`]: score and Jaccard), and the report's [`Particulars`], when
+/// it is similar enough to verify. Normalises the report's text once; particulars are
+/// made only for reports that verify.
+pub fn similar_report(
+    shingles: &[u64],
+    title: &str,
+    text: &str,
+) -> Option<((f64, f64), Particulars)> {
+    with_words(title, text, |words, body| {
+        let similar = minhash::similar(shingles, &minhash::shingles(words))?;
+        Some((similar, Particulars::of(words, body)))
     })
 }
 
-/// The [`Figures`] of an entry's title and text.
-pub fn entry_figures(title: &str, text: &str) -> Figures {
-    with_words(title, text, |words, _| Figures::of(words))
-}
-
-/// The figures of a text in their places: each run of words of digits ("68 50" from
-/// "68.50"; Persian and Arabic digits are folded to ASCII), with the two words before
-/// and the two after it, hashed.
-///
-/// Wire copies, syndicated and trimmed versions of one report keep its figures where
-/// they were: "12 killed", "68.50 afghanis", "26 November". Reports made from one
-/// template do not: the daily exchange rates, "Taliban say 12 killed in Helmand clash"
-/// and "… 9 killed in Kandahar clash". Their shingles can be as alike as a copy's,
-/// so a near-duplicate whose figures conflict with the entry's ([`Figures::conflict`])
-/// is not merged.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Figures(Vec<(u64, u64)>);
-
-/// Number words (normalised: lower case, `ё` → `е`, Persian letters) and their value, so
-/// that "two people" and "three people" are figures too, and "two" and "2" the same.
-/// Persian نه ("nine", also "not") is left out.
-const NUMBER_WORDS: &[(&str, &str)] = &[
-    ("eight", "8"),
-    ("eighteen", "18"),
-    ("eighty", "80"),
-    ("eleven", "11"),
-    ("fifteen", "15"),
-    ("fifty", "50"),
-    ("five", "5"),
-    ("forty", "40"),
-    ("four", "4"),
-    ("fourteen", "14"),
-    ("hundred", "100"),
-    ("million", "1000000"),
-    ("nine", "9"),
-    ("nineteen", "19"),
-    ("ninety", "90"),
-    ("seven", "7"),
-    ("seventeen", "17"),
-    ("seventy", "70"),
-    ("six", "6"),
-    ("sixteen", "16"),
-    ("sixty", "60"),
-    ("ten", "10"),
-    ("thirteen", "13"),
-    ("thirty", "30"),
-    ("thousand", "1000"),
-    ("three", "3"),
-    ("twelve", "12"),
-    ("twenty", "20"),
-    ("two", "2"),
-    ("восемь", "8"),
-    ("восьми", "8"),
-    ("два", "2"),
-    ("двадцати", "20"),
-    ("двадцать", "20"),
-    ("две", "2"),
-    ("двенадцати", "12"),
-    ("двенадцать", "12"),
-    ("двое", "2"),
-    ("двоих", "2"),
-    ("двух", "2"),
-    ("девяти", "9"),
-    ("девять", "9"),
-    ("десяти", "10"),
-    ("десять", "10"),
-    ("миллион", "1000000"),
-    ("миллиона", "1000000"),
-    ("миллионов", "1000000"),
-    ("одиннадцать", "11"),
-    ("пятеро", "5"),
-    ("пяти", "5"),
-    ("пять", "5"),
-    ("пятьдесят", "50"),
-    ("семи", "7"),
-    ("семь", "7"),
-    ("сорок", "40"),
-    ("сто", "100"),
-    ("трех", "3"),
-    ("три", "3"),
-    ("тридцать", "30"),
-    ("трое", "3"),
-    ("троих", "3"),
-    ("тысяч", "1000"),
-    ("тысяча", "1000"),
-    ("тысячи", "1000"),
-    ("четыре", "4"),
-    ("четырех", "4"),
-    ("шести", "6"),
-    ("шесть", "6"),
-    ("بیست", "20"),
-    ("ده", "10"),
-    ("دو", "2"),
-    ("دوازده", "12"),
-    ("سه", "3"),
-    ("شش", "6"),
-    ("صد", "100"),
-    ("میلیون", "1000000"),
-    ("هزار", "1000"),
-    ("هشت", "8"),
-    ("هفت", "7"),
-    ("پنج", "5"),
-    ("چهار", "4"),
-    ("یازده", "11"),
-];
-
-/// The value of a figure word: a run of ASCII digits (Persian and Arabic digits are
-/// folded before), or a number word of [`NUMBER_WORDS`].
-fn figure_value(word: &str) -> Option<&str> {
-    if !word.is_empty() && word.bytes().all(|b| b.is_ascii_digit()) {
-        return Some(word);
-    }
-    // Every word of every text comes here: a bit test rules out nearly all of them
-    // before the search (the search alone was 15 % of the cold cycle's CPU).
-    let bit = sieve_bit(word);
-    if NUMBER_SIEVE[bit / 64] & (1 << (bit % 64)) == 0 {
-        return None;
-    }
-    NUMBER_WORDS
-        .binary_search_by(|(w, _)| (*w).cmp(word))
-        .ok()
-        .map(|i| NUMBER_WORDS[i].1)
-}
-
-/// A bit of [`NUMBER_SIEVE`] for `word`, from its length and first and last bytes.
-fn sieve_bit(word: &str) -> usize {
-    let b = word.as_bytes();
-    let (first, last) = (
-        b.first().copied().unwrap_or(0),
-        b.last().copied().unwrap_or(0),
-    );
-    ((b.len() * 31 + usize::from(first)) * 31 + usize::from(last)) % 4096
-}
-
-/// The [`sieve_bit`]s of [`NUMBER_WORDS`]: a word whose bit is clear is not one.
-static NUMBER_SIEVE: std::sync::LazyLock<[u64; 64]> = std::sync::LazyLock::new(|| {
-    let mut sieve = [0u64; 64];
-    for (w, _) in NUMBER_WORDS {
-        let bit = sieve_bit(w);
-        sieve[bit / 64] |= 1 << (bit % 64);
-    }
-    sieve
-});
-
-/// Words on each side of a figure that make its place.
-const FIGURE_CONTEXT: usize = 2;
-
-impl Figures {
-    /// The figures of a normalised word sequence.
-    pub fn of(words: &[&str]) -> Figures {
-        let is_figure = |w: &str| figure_value(w).is_some();
-        let mut figures = Vec::new();
-        let mut i = 0;
-        while i < words.len() {
-            if !is_figure(words[i]) {
-                i += 1;
-                continue;
-            }
-            let start = i;
-            while i < words.len() && is_figure(words[i]) {
-                i += 1;
-            }
-            let before = &words[start.saturating_sub(FIGURE_CONTEXT)..start];
-            let after = &words[i..(i + FIGURE_CONTEXT).min(words.len())];
-            let place = format!("{}\u{0}{}", before.join(" "), after.join(" "));
-            figures.push((
-                xxhash_rust::xxh3::xxh3_64(place.as_bytes()),
-                xxhash_rust::xxh3::xxh3_64(
-                    words[start..i]
-                        .iter()
-                        .filter_map(|w| figure_value(w))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                        .as_bytes(),
-                ),
-            ));
-        }
-        figures.sort_unstable();
-        figures.dedup();
-        Figures(figures)
-    }
-
-    /// Whether the two texts give different figures in the same place: some place (the
-    /// same words before and after) holds figures in both, none of them shared. A copy
-    /// that drops or adds figures does not conflict; one that changes a figure does.
-    pub fn conflict(&self, other: &Figures) -> bool {
-        let (a, b) = (&self.0, &other.0);
-        let (mut i, mut j) = (0, 0);
-        while i < a.len() && j < b.len() {
-            let place = a[i].0;
-            match place.cmp(&b[j].0) {
-                std::cmp::Ordering::Less => i += 1,
-                std::cmp::Ordering::Greater => j += 1,
-                std::cmp::Ordering::Equal => {
-                    let ends = |v: &[(u64, u64)], from: usize| {
-                        from + v[from..].iter().take_while(|f| f.0 == place).count()
-                    };
-                    let (i_end, j_end) = (ends(a, i), ends(b, j));
-                    let shared = a[i..i_end]
-                        .iter()
-                        .any(|f| b[j..j_end].binary_search(f).is_ok());
-                    if !shared {
-                        return true;
-                    }
-                    (i, j) = (i_end, j_end);
-                }
-            }
-        }
-        false
-    }
+/// The [`Particulars`] of an entry's title and text.
+pub fn entry_particulars(title: &str, text: &str) -> Particulars {
+    with_words(title, text, Particulars::of)
 }
 
 /// The near-duplicate candidate keys of an entry's title and text: its LSH band keys
@@ -332,7 +134,7 @@ pub const LEAD_WORDS: usize = 12;
 /// that carries a teaser (the article's first sentence) and one that carries the whole
 /// article share few shingles, so MinHash bands almost never bring one to the other;
 /// they share their opening. The candidate is verified like any other (containment of
-/// the teaser in the article, figures). `None` for shorter texts.
+/// the teaser in the article, particulars). `None` for shorter texts.
 pub fn lead_key(body: &[&str]) -> Option<i64> {
     let lead = body.get(..LEAD_WORDS)?;
     let mut bytes = b"lead\0".to_vec();
@@ -356,8 +158,6 @@ pub struct TextKeys {
     pub shingles: Vec<u64>,
     /// [`lead_key`] of the text.
     pub lead: Option<i64>,
-    /// [`Figures`] of title and text.
-    pub figures: Figures,
 }
 
 /// The [`TextKeys`] of an entry's title and text.
@@ -366,7 +166,6 @@ pub fn entry_text_keys(title: &str, text: &str) -> TextKeys {
         fingerprint: fingerprint_of(&words[..body], &words[body..]),
         shingles: minhash::shingles(words),
         lead: lead_key(&words[body..]),
-        figures: Figures::of(words),
     })
 }
 
@@ -390,88 +189,6 @@ pub struct MatchPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn number_words_are_sorted_for_binary_search() {
-        assert!(NUMBER_WORDS.windows(2).all(|w| w[0].0 < w[1].0));
-        for (w, _) in NUMBER_WORDS {
-            assert_eq!(normalize_for_matching(w), *w, "{w} is stored normalised");
-            assert!(figure_value(w).is_some(), "{w} passes the sieve");
-        }
-    }
-
-    #[test]
-    fn figures_changed_in_place_conflict_and_dropped_ones_do_not() {
-        let rates = |day: &str, usd: &str, eur: &str| {
-            entry_figures(
-                "Afghani gains value against US dollar",
-                &format!(
-                    "The afghani gained on {day} November. One US dollar was exchanged for \
-                     {usd} afghanis and one euro for {eur} afghanis, money changers said."
-                ),
-            )
-        };
-        let monday = rates("25", "68.50", "71.20");
-        assert!(
-            monday.conflict(&rates("26", "68.75", "71.45")),
-            "next day's rates"
-        );
-        assert!(
-            monday.conflict(&rates("25", "68.75", "71.20")),
-            "one figure changed"
-        );
-        assert!(
-            !monday.conflict(&rates("25", "68.50", "71.20")),
-            "the same report"
-        );
-        assert!(
-            entry_figures("Taliban say 12 killed in Helmand clash", "")
-                .conflict(&entry_figures("Taliban say 9 killed in Kandahar clash", "")),
-        );
-        // A trimmed copy drops figures, a re-edited one adds some: no conflict.
-        let full = entry_figures(
-            "Taliban say 12 killed in Helmand clash",
-            "Twelve people died on 26 November. Five were arrested. Talks began in 2021.",
-        );
-        let trimmed = entry_figures(
-            "taliban say 12 killed in helmand clash",
-            "Twelve people died on 26 November, officials told reporters in 2024.",
-        );
-        assert!(!full.conflict(&trimmed) && !trimmed.conflict(&full));
-        // Persian digits are the same figures.
-        assert!(
-            !entry_figures("۱۲ کشته در هلمند", "").conflict(&entry_figures("12 کشته در هلمند", ""))
-        );
-        assert!(
-            entry_figures("۱۲ کشته در هلمند", "").conflict(&entry_figures("۹ کشته در هلمند", ""))
-        );
-        assert!(!Figures::default().conflict(&monday));
-        // Number words are figures, and the same as digits.
-        let flogged = |n: &str, place: &str| {
-            entry_figures(
-                "Taliban flog people in public",
-                &format!(
-                    "The Taliban publicly flogged {n} people, including a woman, in {place} province on Tuesday."
-                ),
-            )
-        };
-        assert!(flogged("two", "Takhar").conflict(&flogged("three", "Ghor")));
-        assert!(!flogged("two", "Takhar").conflict(&flogged("2", "Takhar")));
-        assert!(
-            entry_figures(
-                "",
-                "Талибы публично наказали двух человек в провинции Тахар"
-            )
-            .conflict(&entry_figures(
-                "",
-                "Талибы публично наказали трех человек в провинции Гор"
-            ))
-        );
-        assert!(
-            entry_figures("", "طالبان دو نفر را در ولایت تخار شلاق زدند")
-                .conflict(&entry_figures("", "طالبان سه نفر را در ولایت غور شلاق زدند"))
-        );
-    }
 
     #[test]
     fn text_keys_is_fingerprint_and_shingles_at_once() {

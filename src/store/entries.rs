@@ -579,6 +579,9 @@ fn find_near_duplicate(
     ))?;
     let mut seen: Vec<i64> = Vec::new();
     let mut best: Option<(i64, f64)> = None;
+    // The entry's particulars, made when a first candidate's shingles verify (most
+    // entries have none, and this normalises the text again).
+    let mut particulars = None;
     let (mut checked, mut sure) = (0, false);
     loop {
         // Stories found since the last pass, newest first.
@@ -599,10 +602,14 @@ fn find_near_duplicate(
             // compared first, and the rest are not read.
             for row in rows {
                 let (title, summary) = row?;
-                let (theirs, their_figures) = dedup::entry_shingles_and_figures(&title, &summary);
-                if let Some((score, jaccard)) = minhash::similar(&item.shingles, &theirs) {
-                    if item.figures.conflict(&their_figures) {
-                        // Another report from the same template (other figures in the
+                if let Some(((score, jaccard), their_particulars)) =
+                    dedup::similar_report(&item.shingles, &title, &summary)
+                {
+                    let mine = particulars.get_or_insert_with(|| {
+                        dedup::entry_particulars(&item.title, &item.summary)
+                    });
+                    if mine.conflict(&their_particulars) {
+                        // Another report from the same template (other figures or names in the
                         // same places): not this story, whatever its shingles say.
                         continue;
                     }
@@ -716,7 +723,6 @@ mod tests {
             content_hash: key.to_owned(),
             bands: dedup::entry_bands(title, text),
             shingles,
-            figures: dedup::entry_figures(title, text),
         }
     }
 
