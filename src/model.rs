@@ -14,7 +14,8 @@ pub struct Item {
     pub title: String,
     /// Absolute link to the article, if the feed gave one.
     pub link: Option<String>,
-    /// Canonical form of `link` (see [`crate::dedup::canonical`]).
+    /// Canonical form of `link` (see [`crate::dedup::canonical`]), a story key; `None`
+    /// when entries of other titles in the feed share the link (a home page).
     pub canonical_url: Option<String>,
     /// Publication time; clamped to the fetch time when it lies in the future.
     pub published: Option<DateTime<Utc>>,

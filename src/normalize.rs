@@ -2,6 +2,8 @@
 //! canonical form, dates (future dates clamped to the fetch time), and the entry key.
 //! Pure: no IO, no clock (the fetch time is passed in).
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use ego_tree::iter::Edge;
 use feed_rs::model::{Entry, Feed};
@@ -41,8 +43,9 @@ pub type EntryFingerprint = [u8; 16];
 /// roundup no longer match and its items are normalised again. 2: summaries no longer
 /// keep the text inside `noscript`, `svg`, `object`, `select` and the like (it came
 /// through the ammonia pass that ran before the text walk). 3: a footer every entry of
-/// the feed ends with is left out of the summary ([`feed_footer`]).
-pub const FINGERPRINT_VERSION: u8 = 3;
+/// the feed ends with is left out of the summary ([`feed_footer`]). 4: entries that share
+/// a guid or link with entries of other titles are keyed otherwise ([`key_sources`]).
+pub const FINGERPRINT_VERSION: u8 = 4;
 
 /// [`normalize_feed`], except for entries whose fingerprint is in `known` (sorted): the
 /// fingerprints of the entries that gave items at the feed's last parse and store. Such
@@ -63,11 +66,13 @@ pub fn normalize_changed(
         .unwrap_or_else(|| feed_url.clone());
     let mut out = FeedItems::default();
     let footer = feed_footer(feed);
-    for entry in &feed.entries {
+    let key_from = key_sources(feed, &feed_base);
+    for (i, entry) in feed.entries.iter().enumerate() {
         let fingerprint = entry_fingerprint(entry, &feed_base);
+        let from = key_from.get(i).copied().unwrap_or(KeyFrom::Id);
         if known.binary_search(&fingerprint).is_ok() {
             out.unchanged += 1;
-        } else if let Some(item) = normalize_entry(entry, &feed_base, fetched_at, footer) {
+        } else if let Some(item) = normalize_entry(entry, &feed_base, fetched_at, footer, from) {
             out.items.push(item);
         } else {
             continue;
@@ -131,6 +136,106 @@ pub fn entry_fingerprint(entry: &Entry, feed_base: &Url) -> EntryFingerprint {
     h.digest128().to_le_bytes()
 }
 
+/// What an entry's key is made from ([`entry_key`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum KeyFrom {
+    /// Its id (guid), else its link, else its title and date.
+    Id,
+    /// Its link, else its title and date.
+    Link,
+    /// Its title and date.
+    TitleAndDate,
+}
+
+/// What each entry's key is made from: its id, unless another entry of the feed has the
+/// same id and another link or title (some CMSs give every entry the site's address, or
+/// "0", as guid); then its link, unless another entry has that link and another title
+/// (every entry linking to the home page); then its title and date. Keyed by the shared
+/// id, each entry would overwrite the one before, and all but the last would be lost.
+/// Empty when every entry has an id of its own, as in nearly every feed (one sort of
+/// the ids tells).
+fn key_sources(feed: &Feed, feed_base: &Url) -> Vec<KeyFrom> {
+    let ids: Vec<&str> = feed.entries.iter().map(|e| e.id.trim()).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    if sorted.first().is_none_or(|id| !id.is_empty()) && sorted.windows(2).all(|w| w[0] != w[1]) {
+        return Vec::new();
+    }
+    let links: Vec<Option<String>> = feed
+        .entries
+        .iter()
+        .map(|e| {
+            entry_link(e, &entry_base(e, feed_base))
+                .as_deref()
+                .and_then(canonical::canonicalize_str)
+        })
+        .collect();
+    let titles: Vec<&str> = feed
+        .entries
+        .iter()
+        .map(|e| e.title.as_ref().map_or("", |t| t.content.trim()))
+        .collect();
+    let mut from = vec![KeyFrom::Id; feed.entries.len()];
+    demote(
+        &mut from,
+        KeyFrom::Id,
+        KeyFrom::Link,
+        |i| (!ids[i].is_empty()).then_some(ids[i]),
+        |i| (links[i].as_deref(), titles[i]),
+    );
+    // Entries keyed by their link: those without an id, and those just moved on.
+    for (i, f) in from.iter_mut().enumerate() {
+        if *f == KeyFrom::Id && ids[i].is_empty() {
+            *f = KeyFrom::Link;
+        }
+    }
+    demote(
+        &mut from,
+        KeyFrom::Link,
+        KeyFrom::TitleAndDate,
+        |i| links[i].as_deref(),
+        |i| (None, titles[i]),
+    );
+    from
+}
+
+/// Moves the entries at `level` whose `key` is shared with an entry of another
+/// `identity` (link, title) on to `next`.
+fn demote<'a>(
+    from: &mut [KeyFrom],
+    level: KeyFrom,
+    next: KeyFrom,
+    key: impl Fn(usize) -> Option<&'a str>,
+    identity: impl Fn(usize) -> (Option<&'a str>, &'a str),
+) {
+    let mut groups: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, f) in from.iter().enumerate() {
+        if *f == level
+            && let Some(k) = key(i)
+        {
+            groups.entry(k).or_default().push(i);
+        }
+    }
+    for members in groups.values() {
+        let first = identity(members[0]);
+        if members.iter().any(|&i| identity(i) != first) {
+            for &i in members {
+                from[i] = next;
+            }
+        }
+    }
+}
+
+/// The base URL an entry's relative links resolve against: its own `xml:base` (itself
+/// relative to the feed's), else the feed's.
+fn entry_base(entry: &Entry, feed_base: &Url) -> Url {
+    entry
+        .base
+        .as_deref()
+        .and_then(|b| feed_base.join(b).ok())
+        .unwrap_or_else(|| feed_base.clone())
+}
+
 /// Entries that must share a footer before it counts as the feed's.
 const FOOTER_MIN_ENTRIES: usize = 3;
 /// Words a footer must have: shorter common endings ("Read more", a closing tag) are
@@ -191,14 +296,16 @@ fn normalize_entry(
     feed_base: &Url,
     fetched_at: DateTime<Utc>,
     footer: Option<&str>,
+    key_from: KeyFrom,
 ) -> Option<Item> {
-    let base = entry
-        .base
-        .as_deref()
-        .and_then(|b| feed_base.join(b).ok())
-        .unwrap_or_else(|| feed_base.clone());
+    let base = entry_base(entry, feed_base);
     let link = entry_link(entry, &base);
-    let canonical_url = link.as_deref().and_then(canonical::canonicalize_str);
+    // A link that entries of other titles share (the home page) names none of them: not
+    // a story key either.
+    let canonical_url = link
+        .as_deref()
+        .and_then(canonical::canonicalize_str)
+        .filter(|_| key_from <= KeyFrom::Link);
     // The feed's content HTML is read for the summary and the content hash, and not
     // stored: nothing reads it, and the summary keeps its whole text.
     let content_html = entry
@@ -230,7 +337,16 @@ fn normalize_entry(
     }
     let published = entry.published.or(entry.updated).map(|t| t.min(fetched_at));
     let updated = entry.updated.map(|t| t.min(fetched_at));
-    let entry_key = entry_key(&entry.id, canonical_url.as_deref(), &title, published);
+    let entry_key = entry_key(
+        if key_from == KeyFrom::Id {
+            &entry.id
+        } else {
+            ""
+        },
+        canonical_url.as_deref(),
+        &title,
+        published,
+    );
     let dedup::TextKeys {
         fingerprint: text_fingerprint,
         shingles,
@@ -662,6 +778,67 @@ mod tests {
             &all.fingerprints,
         );
         assert_eq!((moved.items.len(), moved.unchanged), (3, 0));
+    }
+
+    #[test]
+    fn a_guid_or_link_that_entries_of_other_titles_share_keys_none_of_them() {
+        let feed = |entries: &[(&str, &str, &str)]| {
+            let entries: String = entries
+                .iter()
+                .map(|(title, link, guid)| {
+                    format!(
+                        "<item><title>{title}</title><link>{link}</link>{guid}\
+                         <description>{title}, the whole report.</description></item>"
+                    )
+                })
+                .collect();
+            items(&format!(
+                "<rss version=\"2.0\"><channel><title>T</title>{entries}</channel></rss>"
+            ))
+        };
+        let keys =
+            |items: &[Item]| -> Vec<String> { items.iter().map(|i| i.entry_key.clone()).collect() };
+        // One guid for every entry: each is keyed by its link.
+        let one_guid = feed(&[
+            (
+                "Floods",
+                "https://a.example/1",
+                "<guid>https://a.example/</guid>",
+            ),
+            (
+                "Torkham",
+                "https://a.example/2",
+                "<guid>https://a.example/</guid>",
+            ),
+        ]);
+        assert_eq!(
+            keys(&one_guid),
+            ["url:https://a.example/1", "url:https://a.example/2"]
+        );
+        // Every entry linking to the home page (no guid): keyed by title and date, and
+        // the link is no story key.
+        let home = feed(&[
+            ("Floods", "https://a.example/", ""),
+            ("Torkham", "https://a.example/", ""),
+        ]);
+        let home_keys = keys(&home);
+        assert!(
+            home_keys.iter().all(|k| k.starts_with("hash:")),
+            "{home_keys:?}"
+        );
+        assert_ne!(home_keys[0], home_keys[1]);
+        assert!(home.iter().all(|i| i.canonical_url.is_none()));
+        assert!(
+            home.iter()
+                .all(|i| i.link.as_deref() == Some("https://a.example/"))
+        );
+        // The same entry listed twice is one entry; other entries keep their guids.
+        let twice = feed(&[
+            ("Floods", "https://a.example/1", "<guid>g1</guid>"),
+            ("Floods", "https://a.example/1", "<guid>g1</guid>"),
+            ("Torkham", "https://a.example/2", "<guid>g2</guid>"),
+        ]);
+        assert_eq!(keys(&twice), ["id:g1", "id:g1", "id:g2"]);
     }
 
     #[test]

@@ -164,6 +164,72 @@ async fn stories_that_share_only_the_feeds_footer_stay_apart() {
 }
 
 #[tokio::test]
+async fn entries_that_share_one_guid_or_the_home_page_link_are_all_kept() {
+    // Some CMSs give every entry the same guid, or link every entry to the home page.
+    let stories = [
+        (
+            "Floods kill seven in Baghlan",
+            "Flash floods killed seven people in Baghlan province on Monday and destroyed dozens of homes in Nahrin district, officials said.",
+        ),
+        (
+            "Torkham crossing reopens",
+            "The Torkham border crossing between Afghanistan and Pakistan reopened on Tuesday after a four-day closure that stranded hundreds of trucks.",
+        ),
+        (
+            "Kazakhstan raises base rate",
+            "The National Bank of Kazakhstan raised its base rate on Friday, citing inflation expectations and the weaker tenge against the dollar.",
+        ),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let mut sources = Vec::new();
+    for (id, entry) in [
+        (
+            "one-guid",
+            "<link>https://cms.example/news/{i}</link><guid>https://cms.example/</guid>",
+        ),
+        ("home-link", "<link>https://home.example/</link>"),
+    ] {
+        let items: String = stories
+            .iter()
+            .enumerate()
+            .map(|(i, (title, text))| {
+                let entry = entry.replace("{i}", &i.to_string());
+                format!(
+                    "<item><title>{title}</title>{entry}<description>{text}</description>\
+                     <pubDate>Tue, 26 Nov 2024 0{i}:00:00 GMT</pubDate></item>"
+                )
+            })
+            .collect();
+        let feed = dir.path().join(format!("{id}.xml"));
+        std::fs::write(
+            &feed,
+            format!("<rss version=\"2.0\"><channel><title>{id}</title>{items}</channel></rss>"),
+        )
+        .unwrap();
+        sources.push(source(
+            id,
+            url::Url::from_file_path(&feed).unwrap().as_str(),
+        ));
+    }
+    let h = Harness::new("", &sources);
+    let report = h.cycle().await;
+    assert_eq!(report.failed(), 0);
+    let (stored_stories, stored_entries) = h.with_store(|s| s.counts().unwrap());
+    assert_eq!(
+        (stored_stories, stored_entries),
+        (3, 6),
+        "every entry stored"
+    );
+    let d = build_digest(&h);
+    // Each story once, carried by both outlets; none lost, none merged by the shared link.
+    assert_eq!(d.stories().count(), 3);
+    for (title, _) in stories {
+        let story = d.stories().find(|s| s.title == title).unwrap();
+        assert_eq!(story.also_reported_by.len(), 1, "{title}");
+    }
+}
+
+#[tokio::test]
 async fn refetching_is_idempotent() {
     let h = Harness::new("", &demo_sources());
     h.cycle().await;
