@@ -230,6 +230,60 @@ async fn entries_that_share_one_guid_or_the_home_page_link_are_all_kept() {
 }
 
 #[tokio::test]
+async fn an_entry_under_a_new_guid_at_every_fetch_is_stored_once() {
+    // A feed that puts a timestamp in every guid: the same three entries at each fetch.
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("rotating.xml");
+    let write = |fetch: u32| {
+        let items: String = [
+            "Floods kill seven in Baghlan",
+            "Torkham crossing reopens",
+            "Kazakhstan raises base rate",
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, title)| {
+            format!(
+                "<item><title>{title}</title><link>https://cms.example/news/{i}</link>\
+                 <guid>https://cms.example/news/{i}?t={fetch}</guid>\
+                 <description>{title}: the whole report, as the outlet wrote it.</description></item>"
+            )
+        })
+        .collect();
+        std::fs::write(
+            &feed,
+            format!("<rss version=\"2.0\"><channel><title>R</title>{items}</channel></rss>"),
+        )
+        .unwrap();
+    };
+    write(1);
+    let url = url::Url::from_file_path(&feed).unwrap();
+    let h = Harness::new("", &[source("rotating", url.as_str())]);
+    h.cycle().await;
+    write(2);
+    let report = h.cycle().await;
+    assert!(
+        matches!(report.sources[0].outcome, SourceOutcome::Stored { report, .. } if report.new == 0 && report.updated == 0 && report.unchanged == 3),
+        "{report:?}"
+    );
+    assert_eq!(h.with_store(|s| s.counts().unwrap()), (3, 3));
+    // The next fetch finds them under their new guids; a corrected title is an update.
+    std::fs::write(
+        &feed,
+        std::fs::read_to_string(&feed)
+            .unwrap()
+            .replace("Floods kill seven", "Floods kill eight"),
+    )
+    .unwrap();
+    let report = h.cycle().await;
+    assert!(
+        matches!(report.sources[0].outcome, SourceOutcome::Stored { report, .. } if report.new == 0 && report.updated == 1 && report.unchanged == 2),
+        "{report:?}"
+    );
+    assert_eq!(h.with_store(|s| s.counts().unwrap()), (3, 3));
+}
+
+#[tokio::test]
 async fn refetching_is_idempotent() {
     let h = Harness::new("", &demo_sources());
     h.cycle().await;

@@ -421,7 +421,7 @@ fn upsert_entry<'a>(
     report: &mut StoreReport,
     fts: &mut FtsChanges<'a>,
 ) -> Result<()> {
-    let existing: Option<(i64, i64, String)> = tx
+    let mut existing: Option<(i64, i64, String)> = tx
         .prepare_cached(
             "SELECT id, story_id, content_hash FROM entries WHERE source_id = ?1 AND entry_key = ?2",
         )?
@@ -439,6 +439,16 @@ fn upsert_entry<'a>(
         return Ok(());
     }
     let matches = find_stories(tx, item)?;
+    if existing.is_none() {
+        existing = rekeyed_entry(tx, source_id, item, &matches)?;
+        if existing
+            .as_ref()
+            .is_some_and(|(_, _, hash)| *hash == item.content_hash)
+        {
+            report.unchanged += 1;
+            return Ok(());
+        }
+    }
     // Band keys the entry's story already has, when known from the lookup.
     let mut held = None;
     let story_id = match existing {
@@ -527,6 +537,39 @@ fn upsert_entry<'a>(
         add_key.execute(params![kind.as_str(), key, story_id])?;
     }
     lsh.cache.add(tx, &item.bands, story_id, held.as_deref())
+}
+
+/// The entry `item` is under another key, if any: one of the same source in a story it
+/// matches by exact key, with the same title and canonical link. Some feeds give an
+/// entry a new guid at every fetch (a timestamp or session in it); each fetch would
+/// otherwise add the whole feed again as new entries. The entry takes the new key, so
+/// the next fetch finds it directly. An article republished under a new guid with another
+/// title stays a second entry of its story.
+fn rekeyed_entry(
+    tx: &Connection,
+    source_id: &str,
+    item: &Item,
+    matches: &[i64],
+) -> Result<Option<(i64, i64, String)>> {
+    let mut same = tx.prepare_cached(
+        "SELECT id, content_hash FROM entries
+         WHERE story_id = ?1 AND source_id = ?2 AND title = ?3 AND canonical_url IS ?4
+         LIMIT 1",
+    )?;
+    for &story in matches {
+        let found: Option<(i64, String)> = same
+            .query_row(
+                params![story, source_id, item.title, item.canonical_url],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        if let Some((id, hash)) = found {
+            tx.prepare_cached("UPDATE entries SET entry_key = ?2 WHERE id = ?1")?
+                .execute(params![id, item.entry_key])?;
+            return Ok(Some((id, story, hash)));
+        }
+    }
+    Ok(None)
 }
 
 /// Most candidate stories verified per entry (newest first); bounds the worst case.
