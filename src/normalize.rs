@@ -351,8 +351,9 @@ fn normalize_entry(
         fingerprint: text_fingerprint,
         shingles,
         lead,
+        headline,
     } = dedup::entry_text_keys(&title, &summary);
-    let bands = dedup::candidate_keys(&shingles, lead);
+    let bands = dedup::candidate_keys(&shingles, lead, &headline);
     let content_hash = content_hash(&[
         &title,
         link.as_deref().unwrap_or(""),

@@ -129,6 +129,29 @@ fn hard_negatives_stay_apart() {
         story_of("والي جديد تخار"),
         story_of("طالبان عبدالرحمن حقانی")
     );
+    // A news aggregator's listing (headline - outlet) joins the article it lists, and a
+    // listing of the day's rates joins that day's report, not the day before's.
+    let listing = |title: &str| {
+        let i = docs
+            .iter()
+            .position(|d| d.title.starts_with(title) && d.title.contains(" - "))
+            .unwrap();
+        stories[i]
+    };
+    assert_eq!(
+        listing("Iran Says Taliban Foreign Minister"),
+        story_of("Iran Says Taliban Foreign Minister Not Invited")
+    );
+    assert_ne!(listing("Iran Says Taliban Foreign Minister"), seed);
+    let rates = |needle: &str| {
+        let i = docs
+            .iter()
+            .position(|d| d.title.starts_with("Afghani gains") && d.link.contains(needle))
+            .unwrap();
+        stories[i]
+    };
+    assert_eq!(listing("Afghani gains value"), rates("/27/"));
+    assert_ne!(listing("Afghani gains value"), rates("/26/"));
     // A teaser (the first paragraph only) joins the whole article it opens.
     let torkham: Vec<i64> = docs
         .iter()

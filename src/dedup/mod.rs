@@ -105,25 +105,78 @@ pub fn entry_particulars(title: &str, text: &str) -> Particulars {
 }
 
 /// The near-duplicate candidate keys of an entry's title and text: its LSH band keys
-/// and, when its text is long enough, its [`lead_key`] (none at all when the text is too
-/// short for a signature).
+/// and, when its text is long enough, its [`lead_key`], then its [`headline_keys`].
 pub fn entry_bands(title: &str, text: &str) -> Vec<i64> {
     with_words(title, text, |words, body| {
-        candidate_keys(&minhash::shingles(words), lead_key(&words[body..]))
+        let headline = headline_keys_of(title, &words[..body]);
+        candidate_keys(
+            &minhash::shingles(words),
+            lead_key(&words[body..]),
+            &headline,
+        )
     })
 }
 
-/// The LSH band keys of `shingles`' signature, then `lead` (nothing when the shingles
-/// are too few for a signature).
-pub fn candidate_keys(shingles: &[u64], lead: Option<i64>) -> Vec<i64> {
-    match minhash::signature(shingles) {
+/// The LSH band keys of `shingles`' signature and `lead` (neither when the shingles are
+/// too few for a signature), then `headline`.
+pub fn candidate_keys(shingles: &[u64], lead: Option<i64>, headline: &[i64]) -> Vec<i64> {
+    let mut keys = match minhash::signature(shingles) {
         Some(sig) => {
             let mut keys = minhash::band_keys(&sig);
             keys.extend(lead);
             keys
         }
         None => Vec::new(),
+    };
+    keys.extend_from_slice(headline);
+    keys
+}
+
+/// Fewest normalised words a headline needs for [`headline_keys`]: shorter ones ("Live
+/// updates", "Exchange rates") head many stories.
+pub const HEADLINE_MIN_WORDS: usize = 5;
+
+/// Most words of an outlet's name after a headline's last separator (" - ", " | ",
+/// " — ", " – "), as aggregators show headlines, and most words a headline-only
+/// entry's text may add to its headline ([`Particulars::headline_only`]).
+pub const OUTLET_MAX_WORDS: usize = 5;
+
+/// Candidate keys for a headline: its normalised words hashed to 31 bits like a band key
+/// (and stored with them), and the same without a trailing outlet name, as news
+/// aggregators carry headlines ("… Claims Group - Afghanistan International"). An entry
+/// that is only a headline (an aggregator's, or a feed's without summaries) shares
+/// nothing else with the article; see [`Particulars::headline_only`] for when such a
+/// candidate is taken (the store checks sources and times). Empty for headlines under
+/// [`HEADLINE_MIN_WORDS`] words.
+pub fn headline_keys(title: &str) -> Vec<i64> {
+    headline_keys_of(title, &text::Normalized::new(title).words())
+}
+
+/// [`headline_keys`] of a title whose normalised words are `words`.
+fn headline_keys_of(title: &str, words: &[&str]) -> Vec<i64> {
+    let key = |words: &[&str]| {
+        (words.len() >= HEADLINE_MIN_WORDS).then(|| {
+            let mut bytes = b"headline\0".to_vec();
+            push_joined(&mut bytes, words);
+            (xxhash_rust::xxh3::xxh3_64(&bytes) >> 33) as i64
+        })
+    };
+    let mut keys: Vec<i64> = key(words).into_iter().collect();
+    let cut = [" - ", " | ", " \u{2014} ", " \u{2013} "]
+        .iter()
+        .filter_map(|sep| title.rfind(sep).map(|at| (at, sep.len())))
+        .max();
+    if let Some((at, len)) = cut {
+        let outlet = text::Normalized::new(&title[at + len..]);
+        let head = text::Normalized::new(&title[..at]);
+        if (1..=OUTLET_MAX_WORDS).contains(&outlet.words().len())
+            && let Some(k) = key(&head.words())
+            && !keys.contains(&k)
+        {
+            keys.push(k);
+        }
     }
+    keys
 }
 
 /// Words of the text (not the title) that make its [`lead_key`].
@@ -158,6 +211,8 @@ pub struct TextKeys {
     pub shingles: Vec<u64>,
     /// [`lead_key`] of the text.
     pub lead: Option<i64>,
+    /// [`headline_keys`] of the title.
+    pub headline: Vec<i64>,
 }
 
 /// The [`TextKeys`] of an entry's title and text.
@@ -166,6 +221,7 @@ pub fn entry_text_keys(title: &str, text: &str) -> TextKeys {
         fingerprint: fingerprint_of(&words[..body], &words[body..]),
         shingles: minhash::shingles(words),
         lead: lead_key(&words[body..]),
+        headline: headline_keys_of(title, &words[..body]),
     })
 }
 
@@ -189,6 +245,38 @@ pub struct MatchPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_headline_has_its_key_with_and_without_an_outlet_name_after_it() {
+        let article = headline_keys("Russia Wants Taliban To Participate In SCO Meetings");
+        assert_eq!(article.len(), 1);
+        let listed = headline_keys(
+            "Russia wants Taliban to participate in SCO meetings - Afghanistan International",
+        );
+        assert_eq!(listed.len(), 2);
+        assert!(listed.contains(&article[0]), "{listed:?} / {article:?}");
+        for sep in [" | ", " \u{2014} ", " \u{2013} "] {
+            let keys = headline_keys(&format!(
+                "Russia Wants Taliban To Participate In SCO Meetings{sep}Amu TV"
+            ));
+            assert!(keys.contains(&article[0]), "{sep}");
+        }
+        let fa = headline_keys("انفجار در نزدیکی وزارت مهاجرین طالبان در کابل");
+        assert!(
+            headline_keys("انفجار در نزدیکی وزارت مهاجرین طالبان در کابل - افغانستان اینترنشنال")
+                .contains(&fa[0])
+        );
+        // A dash inside a headline: the words after it are no outlet name.
+        let clash = headline_keys("Taliban - Pakistan talks resume after border clashes in Kurram");
+        assert_eq!(clash.len(), 1);
+        // Short headlines head many stories: no key.
+        assert!(headline_keys("Exchange rates today").is_empty());
+        assert!(headline_keys("Live updates - Amu TV").is_empty());
+        assert_ne!(
+            headline_keys("Taliban Publicly Flog Two People In Takhar"),
+            headline_keys("Taliban Publicly Flog Three People In Ghor")
+        );
+    }
 
     #[test]
     fn text_keys_is_fingerprint_and_shingles_at_once() {

@@ -8,6 +8,7 @@
 pub struct Particulars {
     figures: Figures,
     names: Names,
+    headline_only: bool,
 }
 
 impl Particulars {
@@ -15,10 +16,25 @@ impl Particulars {
     /// text's from `body` on.
     pub fn of(words: &[&str], body: usize) -> Particulars {
         let body = body.min(words.len());
+        let (title, text) = words.split_at(body);
         Particulars {
             figures: Figures::of(words),
-            names: Names::of(&words[..body], &words[body..]),
+            names: Names::of(title, text),
+            headline_only: text
+                .iter()
+                .filter(|w| !title.contains(w))
+                .nth(super::OUTLET_MAX_WORDS)
+                .is_none(),
         }
+    }
+
+    /// Whether the report is only its headline: its text adds at most
+    /// [`super::OUTLET_MAX_WORDS`] words to the headline's (an aggregator's "headline +
+    /// outlet name", or no summary at all). Such a report and one of another source
+    /// published within hours under the same headline ([`super::headline_keys`]) are
+    /// one story; two such reports a day apart are two, however alike.
+    pub fn headline_only(&self) -> bool {
+        self.headline_only
     }
 
     /// Whether the two texts are two reports: their figures or their names conflict.
@@ -561,5 +577,22 @@ mod tests {
         };
         assert!(fa("عبدالرحمن حقانی", "تخار").conflict(&fa("احمدشاه دین‌دوست", "غور")));
         assert!(!fa("عبدالرحمن حقانی", "تخار").conflict(&fa("عبدالرحمن حقانی", "تخار")));
+    }
+
+    #[test]
+    fn a_report_that_adds_an_outlet_name_at_most_is_only_its_headline() {
+        let title = "Russia Wants Taliban To Participate In SCO Meetings";
+        assert!(entry_particulars(title, "").headline_only());
+        assert!(
+            entry_particulars(title, &format!("{title}  Afghanistan International"))
+                .headline_only()
+        );
+        assert!(
+            !entry_particulars(
+                title,
+                "The Taliban on Monday claimed that Sergei Shoigu said Russia wants them at SCO meetings."
+            )
+            .headline_only()
+        );
     }
 }

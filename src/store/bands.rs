@@ -35,7 +35,6 @@ use rusqlite::{Connection, params};
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::{Result, StoreError};
-use crate::dedup::minhash;
 
 /// Band keys held in `lsh_pending` before they are written out as a run (about 2 000
 /// entries' worth). Larger means fewer runs to test per lookup, but more keys held in
@@ -489,7 +488,7 @@ impl BandCache {
     /// Adds one text's band keys to `story` (one row of `lsh_pending`), except those the
     /// story already has: `held` when the caller knows them from its lookup, else looked
     /// up here, so that a story reported many times does not put the same key in many
-    /// runs. Texts without a full set of keys (too short) add none.
+    /// runs.
     pub(super) fn add(
         &mut self,
         tx: &Connection,
@@ -497,7 +496,7 @@ impl BandCache {
         story: i64,
         held: Option<&[i64]>,
     ) -> Result<()> {
-        if bands.len() < minhash::BANDS {
+        if bands.is_empty() {
             return Ok(());
         }
         let looked_up: Vec<i64>;
@@ -698,6 +697,7 @@ impl BandCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dedup::minhash;
     use std::collections::BTreeMap;
 
     /// 24 band keys for story `s`: key 7 is shared by every story (a run of it spans

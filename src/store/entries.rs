@@ -222,13 +222,15 @@ impl Store {
             cache: BandCache::current(&mut self.bands, &tx)?,
             window,
         };
-        let found = items
-            .iter()
-            .map(|item| match find_stories(&tx, item)?.first() {
-                Some(&id) => Ok(Some(id)),
-                None => Ok(find_near_duplicate(&tx, item, &lsh)?.map(|(story, _)| story)),
-            })
-            .collect();
+        let found =
+            items
+                .iter()
+                .map(|item| match find_stories(&tx, item)?.first() {
+                    Some(&id) => Ok(Some(id)),
+                    None => Ok(find_near_duplicate(&tx, item, "", to_ts(now), &lsh)?
+                        .map(|(story, _)| story)),
+                })
+                .collect();
         tx.finish()?;
         found
     }
@@ -487,10 +489,12 @@ fn upsert_entry<'a>(
         None => {
             let found = match matches.first() {
                 Some(&first) => Some(merge_stories(tx, lsh, first, &matches[1..])?),
-                None => find_near_duplicate(tx, item, lsh)?.map(|(story, bands)| {
-                    held = Some(bands);
-                    story
-                }),
+                None => find_near_duplicate(tx, item, source_id, to_ts(now), lsh)?.map(
+                    |(story, bands)| {
+                        held = Some(bands);
+                        story
+                    },
+                ),
             };
             let story_id = match found {
                 Some(id) => {
@@ -572,6 +576,11 @@ fn rekeyed_entry(
     Ok(None)
 }
 
+/// Most seconds between the publication of two reports that a shared headline alone
+/// makes one story (see [`find_near_duplicate`]): an aggregator lists an article within
+/// hours; one outlet's daily notices under one headline are a day apart.
+const HEADLINE_MATCH_SECS: u64 = 12 * 3600;
+
 /// Most candidate stories verified per entry (newest first); bounds the worst case.
 const MAX_CANDIDATES: usize = 32;
 /// Entries of a candidate story compared with the new one.
@@ -608,18 +617,31 @@ const SURE_JACCARD: f64 = 1.0 - (1.0 - minhash::JACCARD_THRESHOLD) / 2.0;
 /// its band keys with its story, in as many blocks; the first that verifies at
 /// [`SURE_JACCARD`] ends the lookup, and the blocks left unread are taken to hold the
 /// story's keys (they are not stored again).
+///
+/// A candidate found by its headline ([`dedup::headline_keys`]) whose shingles do not
+/// verify is taken when the two reports come from two sources, were published within
+/// [`HEADLINE_MATCH_SECS`] of each other, share a headline key, and one of them is only
+/// its headline ([`dedup::headline_only`]), with the least score that verifies.
+/// `source_id` is the entry's source, `now` when it was fetched (its time without a date).
 fn find_near_duplicate(
     tx: &Connection,
     item: &Item,
+    source_id: &str,
+    now: i64,
     lsh: &Lsh<'_>,
 ) -> Result<Option<(i64, Vec<i64>)>> {
-    if item.bands.len() < minhash::BANDS {
+    if item.bands.is_empty() {
         return Ok(None);
     }
     let mut lookup = lsh.cache.lookup(&item.bands, lsh.window);
     let mut texts = tx.prepare_cached(&format!(
-        "SELECT title, summary FROM entries WHERE story_id = ?1 ORDER BY id LIMIT {MAX_ENTRIES_COMPARED}"
+        "SELECT title, summary, source_id, COALESCE(published, first_seen) FROM entries
+         WHERE story_id = ?1 ORDER BY id LIMIT {MAX_ENTRIES_COMPARED}"
     ))?;
+    let at = item.published.map_or(now, to_ts);
+    // The entry's headline keys, made at its first candidate from another source
+    // published about when it was.
+    let mut headline: Option<Vec<i64>> = None;
     let mut seen: Vec<i64> = Vec::new();
     let mut best: Option<(i64, f64)> = None;
     // The entry's particulars, made when a first candidate's shingles verify (most
@@ -639,21 +661,56 @@ fn find_near_duplicate(
         for story in fresh.into_iter().take(MAX_CANDIDATES - seen.len()) {
             seen.push(story);
             let rows = texts.query_map([story], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
             })?;
             // One verified report is enough to score a story: its earliest reports are
             // compared first, and the rest are not read.
             for row in rows {
-                let (title, summary) = row?;
-                if let Some(((score, jaccard), their_particulars)) =
-                    dedup::similar_report(&item.shingles, &title, &summary)
-                {
+                let (title, summary, their_source, their_at) = row?;
+                let within_hours = at.abs_diff(their_at) <= HEADLINE_MATCH_SECS;
+                // (score, Jaccard, their particulars, found by the headline alone)
+                let verified = match dedup::similar_report(&item.shingles, &title, &summary) {
+                    Some(((score, jaccard), theirs)) => Some((score, jaccard, theirs, false)),
+                    None if their_source != source_id && within_hours => {
+                        let keys =
+                            headline.get_or_insert_with(|| dedup::headline_keys(&item.title));
+                        dedup::headline_keys(&title)
+                            .iter()
+                            .any(|k| keys.contains(k))
+                            .then(|| {
+                                (
+                                    minhash::JACCARD_THRESHOLD,
+                                    0.0,
+                                    dedup::entry_particulars(&title, &summary),
+                                    true,
+                                )
+                            })
+                    }
+                    None => None,
+                };
+                if let Some((score, jaccard, their_particulars, by_headline)) = verified {
                     let mine = particulars.get_or_insert_with(|| {
                         dedup::entry_particulars(&item.title, &item.summary)
                     });
                     if mine.conflict(&their_particulars) {
                         // Another report from the same template (other figures or names in the
                         // same places): not this story, whatever its shingles say.
+                        continue;
+                    }
+                    let headlines = (mine.headline_only(), their_particulars.headline_only());
+                    if by_headline && headlines == (false, false) {
+                        // Found by a shared headline, but neither is only its headline:
+                        // two articles under one headline are left to their texts.
+                        continue;
+                    }
+                    if headlines == (true, true) && !within_hours {
+                        // Two headlines alone, a day or more apart (an aggregator's
+                        // listings of one outlet's daily notices): two reports.
                         continue;
                     }
                     if best.is_none_or(|(_, b)| score > b) {
@@ -793,6 +850,62 @@ mod tests {
 
     /// An in-memory store with source "a", the default policy, and a function that
     /// stores one item from it.
+    #[test]
+    fn a_headline_only_listing_joins_the_article_of_another_source_published_about_then() {
+        let mut store = Store::open_in_memory().unwrap();
+        let config = crate::config::parse_str(
+            "[[sources]]\nid = \"outlet\"\nurl = \"https://a.example/feed\"\n\
+             [[sources]]\nid = \"news-search\"\nurl = \"https://b.example/feed\"\n",
+            std::path::Path::new("/t/roundup.toml"),
+        )
+        .unwrap();
+        let t0 = chrono::TimeZone::with_ymd_and_hms(&Utc, 2024, 11, 26, 8, 0, 0).unwrap();
+        store.sync_sources(&config.sources, t0).unwrap();
+        let policy = config.dedup.policy();
+        let mut store_at = |source: &str, it: Item, hours: i64| {
+            let meta = ResponseMeta {
+                status: 200,
+                etag: None,
+                last_modified: None,
+                content_type: None,
+                final_url: url::Url::parse("https://a.example/feed").unwrap(),
+                max_age: None,
+                permanent_redirect: None,
+            };
+            let key = it.entry_key.clone();
+            let now = t0 + chrono::Duration::hours(hours);
+            store
+                .store_fetch(source, &meta, None, &[it], policy, now)
+                .unwrap();
+            store.story_of(source, &key).unwrap().unwrap()
+        };
+        let title = "Russia Wants Taliban To Participate In SCO Meetings, Claims Group";
+        let article = store_at("outlet", item("article", title, SCO), 0);
+        let listed = |key: &str| {
+            item(
+                key,
+                &format!("{title} - Afghanistan International"),
+                &format!("{title}  Afghanistan International"),
+            )
+        };
+        assert_eq!(store_at("news-search", listed("listing"), 2), article);
+        // Twenty hours later the same headline is taken for another report.
+        assert_ne!(store_at("news-search", listed("next-day"), 20), article);
+        // Nor is the headline alone from the article's own source, a day later (an
+        // outlet's daily notices share one).
+        assert_ne!(store_at("outlet", item("bare", title, ""), 22), article);
+        // A headline shorter than HEADLINE_MIN_WORDS is no key.
+        let short = store_at("outlet", item("short", "Exchange rates today", SCO), 3);
+        assert_ne!(
+            store_at(
+                "news-search",
+                item("short-listing", "Exchange rates today", ""),
+                3
+            ),
+            short
+        );
+    }
+
     fn store_with_source() -> (Store, MatchPolicy, impl Fn(&mut Store, Item)) {
         let mut store = Store::open_in_memory().unwrap();
         let config = crate::config::parse_str(
@@ -1000,8 +1113,8 @@ mod tests {
     #[test]
     fn band_keys_are_written_out_as_runs_found_in_either_and_pruned_whole() {
         let (mut store, policy, store_item) = store_with_source();
-        // Each story's band keys and its lead key.
-        let keys = minhash::BANDS as i64 + 1;
+        // The story's band keys, its lead key and its headline key.
+        let keys = minhash::BANDS as i64 + 2;
         assert_eq!(
             item("sco", "Russia wants Taliban at SCO", SCO).bands.len() as i64,
             keys
@@ -1019,7 +1132,10 @@ mod tests {
             tx.commit().unwrap();
         }
         assert_eq!(band_keys(&store), (0, keys));
-        store_item(&mut store, item("eco", "ECO meets in Mashhad", ECO));
+        store_item(
+            &mut store,
+            item("eco", "ECO ministers meet in Mashhad", ECO),
+        );
         let eco = store.story_of("a", "eco").unwrap().unwrap();
         // Trimmed copies under new headlines: one found in the run, one in the recent
         // keys, each its own story.
