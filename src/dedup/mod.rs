@@ -162,13 +162,9 @@ fn headline_keys_of(title: &str, words: &[&str]) -> Vec<i64> {
         })
     };
     let mut keys: Vec<i64> = key(words).into_iter().collect();
-    let cut = [" - ", " | ", " \u{2014} ", " \u{2013} "]
-        .iter()
-        .filter_map(|sep| title.rfind(sep).map(|at| (at, sep.len())))
-        .max();
-    if let Some((at, len)) = cut {
-        let outlet = text::Normalized::new(&title[at + len..]);
-        let head = text::Normalized::new(&title[..at]);
+    if let Some((head, outlet)) = outlet_cut(title) {
+        let outlet = text::Normalized::new(outlet);
+        let head = text::Normalized::new(head);
         if (1..=OUTLET_MAX_WORDS).contains(&outlet.words().len())
             && let Some(k) = key(&head.words())
             && !keys.contains(&k)
@@ -177,6 +173,26 @@ fn headline_keys_of(title: &str, words: &[&str]) -> Vec<i64> {
         }
     }
     keys
+}
+
+/// A headline split at its last " - ", " | ", " — " or " – ": what may be the headline
+/// and what may be an outlet's name.
+fn outlet_cut(title: &str) -> Option<(&str, &str)> {
+    [" - ", " | ", " \u{2014} ", " \u{2013} "]
+        .iter()
+        .filter_map(|sep| title.rfind(sep).map(|at| (at, sep.len())))
+        .max()
+        .map(|(at, len)| (&title[..at], &title[at + len..]))
+}
+
+/// Whether an entry looks like a news aggregator's listing of an article: a headline
+/// ending in an outlet's name after a separator ("… - Afghanistan International", at most
+/// [`OUTLET_MAX_WORDS`] words), and a summary that adds at most that many words to the
+/// headline. Word counts only, without normalising (the digest asks it of every entry).
+pub fn aggregator_listing(title: &str, summary: &str) -> bool {
+    let words = |s: &str| s.split_whitespace().count();
+    outlet_cut(title).is_some_and(|(_, outlet)| (1..=OUTLET_MAX_WORDS).contains(&words(outlet)))
+        && words(summary) <= words(title) + OUTLET_MAX_WORDS
 }
 
 /// Words of the text (not the title) that make its [`lead_key`].

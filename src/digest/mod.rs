@@ -239,6 +239,12 @@ pub struct Layout {
     pub representative: Representative,
 }
 
+/// Whether a report is a news aggregator's listing of an article
+/// ([`crate::dedup::aggregator_listing`]).
+fn listing(e: &DigestEntry) -> bool {
+    crate::dedup::aggregator_listing(&e.title, &e.summary)
+}
+
 /// Groups entries (ordered by story, earliest report first) into a digest. Pure.
 pub fn assemble(
     entries: Vec<DigestEntry>,
@@ -264,10 +270,13 @@ pub fn assemble(
     };
     let mut by_region: HashMap<String, Vec<Story>> = HashMap::new();
     for mut group in groups {
+        // An aggregator's listing represents its story only when no other report can.
         let rep = match layout.representative {
-            Representative::Earliest => 0,
+            Representative::Earliest => (0..group.len())
+                .min_by_key(|&i| listing(&group[i]))
+                .unwrap_or(0),
             Representative::ConfigOrder => (0..group.len())
-                .min_by_key(|&i| rank(&group[i].source_id))
+                .min_by_key(|&i| (listing(&group[i]), rank(&group[i].source_id)))
                 .unwrap_or(0),
         };
         let first = group.remove(rep);
@@ -588,6 +597,54 @@ mod tests {
             .map(|a| a.source.as_str())
             .collect();
         assert_eq!(also, ["afintl", "kabulnow"]);
+    }
+
+    #[test]
+    fn an_aggregator_listing_represents_its_story_only_when_nothing_else_can() {
+        let mut listing = entry(1, "news-search", "World", 8);
+        listing.title = "Russia wants Taliban at SCO meetings - Afghanistan International".into();
+        listing.summary = "Russia wants Taliban at SCO meetings  Afghanistan International".into();
+        let article = entry(1, "afintl", "Afghanistan", 9);
+        let mut alone = entry(2, "news-search", "World", 10);
+        alone.title = "Torkham crossing reopens after four-day closure - Dawn".into();
+        alone.summary = String::new();
+        // A feed without summaries is no aggregator: its earliest report represents.
+        let mut bare = entry(3, "tolo", "Afghanistan", 8);
+        bare.summary = String::new();
+        let full = entry(3, "amu", "Afghanistan", 9);
+        let now = Utc.with_ymd_and_hms(2024, 11, 27, 0, 0, 0).unwrap();
+        let window = Window::ending(now, std::time::Duration::from_secs(86400), chrono_tz::UTC);
+        for representative in [Representative::Earliest, Representative::ConfigOrder] {
+            let layout = Layout {
+                region_order: vec![],
+                source_order: vec!["news-search".to_owned(), "afintl".to_owned()],
+                representative,
+            };
+            let d = assemble(
+                vec![
+                    listing.clone(),
+                    article.clone(),
+                    alone.clone(),
+                    bare.clone(),
+                    full.clone(),
+                ],
+                &layout,
+                window,
+                chrono_tz::UTC,
+                now,
+                vec![],
+            );
+            let seed = d.stories().find(|s| s.id == 1).unwrap();
+            assert_eq!(seed.source, "afintl", "{representative:?}");
+            assert_eq!(seed.also_reported_by[0].source, "news-search");
+            assert_eq!(
+                d.stories().find(|s| s.id == 2).unwrap().source,
+                "news-search"
+            );
+            if representative == Representative::Earliest {
+                assert_eq!(d.stories().find(|s| s.id == 3).unwrap().source, "tolo");
+            }
+        }
     }
 
     #[test]
