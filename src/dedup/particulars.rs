@@ -224,29 +224,9 @@ impl Figures {
     /// same words before and after) holds figures in both, none of them shared. A copy
     /// that drops or adds figures does not conflict; one that changes a figure does.
     pub fn conflict(&self, other: &Figures) -> bool {
-        let (a, b) = (&self.0, &other.0);
-        let (mut i, mut j) = (0, 0);
-        while i < a.len() && j < b.len() {
-            let place = a[i].0;
-            match place.cmp(&b[j].0) {
-                std::cmp::Ordering::Less => i += 1,
-                std::cmp::Ordering::Greater => j += 1,
-                std::cmp::Ordering::Equal => {
-                    let ends = |v: &[(u64, u64)], from: usize| {
-                        from + v[from..].iter().take_while(|f| f.0 == place).count()
-                    };
-                    let (i_end, j_end) = (ends(a, i), ends(b, j));
-                    let shared = a[i..i_end]
-                        .iter()
-                        .any(|f| b[j..j_end].binary_search(f).is_ok());
-                    if !shared {
-                        return true;
-                    }
-                    (i, j) = (i_end, j_end);
-                }
-            }
-        }
-        false
+        any_shared_place(&self.0, &other.0, |mine, theirs| {
+            !mine.iter().any(|f| theirs.binary_search(f).is_ok())
+        })
     }
 }
 
@@ -341,33 +321,14 @@ impl Names {
     /// Whether some place in both texts holds a headline word of each, different, far
     /// from a respelling, and found nowhere in the other text (see [`Names`]).
     pub fn conflict(&self, other: &Names) -> bool {
-        let (a, b) = (&self.places, &other.places);
-        let (mut i, mut j) = (0, 0);
-        while i < a.len() && j < b.len() {
-            let place = a[i].0;
-            match place.cmp(&b[j].0) {
-                std::cmp::Ordering::Less => i += 1,
-                std::cmp::Ordering::Greater => j += 1,
-                std::cmp::Ordering::Equal => {
-                    let ends = |v: &[(u64, u16)], from: usize| {
-                        from + v[from..].iter().take_while(|p| p.0 == place).count()
-                    };
-                    let (i_end, j_end) = (ends(a, i), ends(b, j));
-                    let mine = || a[i..i_end].iter().map(|&(_, k)| self.word(k));
-                    let theirs = || b[j..j_end].iter().map(|&(_, k)| other.word(k));
-                    let shared = mine().any(|x| theirs().any(|y| x == y));
-                    if !shared
-                        && mine().any(|x| {
-                            theirs().any(|y| !other.has(x) && !self.has(y) && !near_spelling(x, y))
-                        })
-                    {
-                        return true;
-                    }
-                    (i, j) = (i_end, j_end);
-                }
-            }
-        }
-        false
+        any_shared_place(&self.places, &other.places, |mine, theirs| {
+            let mine = || mine.iter().map(|&(_, k)| self.word(k));
+            let theirs = || theirs.iter().map(|&(_, k)| other.word(k));
+            !mine().any(|x| theirs().any(|y| x == y))
+                && mine().any(|x| {
+                    theirs().any(|y| !other.has(x) && !self.has(y) && !near_spelling(x, y))
+                })
+        })
     }
 
     fn word(&self, k: u16) -> &str {
@@ -380,6 +341,34 @@ impl Names {
             .binary_search(&short_hash(word_hash(word)))
             .is_ok()
     }
+}
+
+/// Whether `conflict` holds for some place in both sorted `(place, what)` lists: it is
+/// given what each list holds at that place.
+fn any_shared_place<T>(
+    a: &[(u64, T)],
+    b: &[(u64, T)],
+    conflict: impl Fn(&[(u64, T)], &[(u64, T)]) -> bool,
+) -> bool {
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        let place = a[i].0;
+        match place.cmp(&b[j].0) {
+            std::cmp::Ordering::Less => i += 1,
+            std::cmp::Ordering::Greater => j += 1,
+            std::cmp::Ordering::Equal => {
+                let end = |v: &[(u64, T)], from: usize| {
+                    from + v[from..].iter().take_while(|p| p.0 == place).count()
+                };
+                let (i_end, j_end) = (end(a, i), end(b, j));
+                if conflict(&a[i..i_end], &b[j..j_end]) {
+                    return true;
+                }
+                (i, j) = (i_end, j_end);
+            }
+        }
+    }
+    false
 }
 
 /// Whether two words are one name spelled two ways (transliterations: "Shoigu" and

@@ -863,19 +863,10 @@ mod tests {
         store.sync_sources(&config.sources, t0).unwrap();
         let policy = config.dedup.policy();
         let mut store_at = |source: &str, it: Item, hours: i64| {
-            let meta = ResponseMeta {
-                status: 200,
-                etag: None,
-                last_modified: None,
-                content_type: None,
-                final_url: url::Url::parse("https://a.example/feed").unwrap(),
-                max_age: None,
-                permanent_redirect: None,
-            };
             let key = it.entry_key.clone();
             let now = t0 + chrono::Duration::hours(hours);
             store
-                .store_fetch(source, &meta, None, &[it], policy, now)
+                .store_fetch(source, &meta(), None, &[it], policy, now)
                 .unwrap();
             store.story_of(source, &key).unwrap().unwrap()
         };
@@ -906,6 +897,18 @@ mod tests {
         );
     }
 
+    fn meta() -> ResponseMeta {
+        ResponseMeta {
+            status: 200,
+            etag: None,
+            last_modified: None,
+            content_type: None,
+            final_url: url::Url::parse("https://a.example/feed").unwrap(),
+            max_age: None,
+            permanent_redirect: None,
+        }
+    }
+
     fn store_with_source() -> (Store, MatchPolicy, impl Fn(&mut Store, Item)) {
         let mut store = Store::open_in_memory().unwrap();
         let config = crate::config::parse_str(
@@ -916,15 +919,7 @@ mod tests {
         let now = Utc::now();
         store.sync_sources(&config.sources, now).unwrap();
         let policy = config.dedup.policy();
-        let meta = ResponseMeta {
-            status: 200,
-            etag: None,
-            last_modified: None,
-            content_type: None,
-            final_url: url::Url::parse("https://a.example/feed").unwrap(),
-            max_age: None,
-            permanent_redirect: None,
-        };
+        let meta = meta();
         let store_item = move |store: &mut Store, it: Item| {
             store
                 .store_fetch("a", &meta, None, &[it], policy, now)
