@@ -282,7 +282,12 @@ pub fn assemble(
         let first = group.remove(rep);
         let mut also: Vec<AlsoReported> = Vec::new();
         for e in group {
-            if e.source_id != first.source_id && !also.iter().any(|a| a.source == e.source_id) {
+            // One line per other outlet: another feed of the same outlet (its name) is
+            // not another outlet.
+            let same_outlet = |id: &str, name: &str| id == e.source_id || name == e.source_name;
+            if !same_outlet(&first.source_id, &first.source_name)
+                && !also.iter().any(|a| same_outlet(&a.source, &a.source_name))
+            {
                 also.push(AlsoReported {
                     source: e.source_id,
                     source_name: e.source_name,
@@ -645,6 +650,36 @@ mod tests {
                 assert_eq!(d.stories().find(|s| s.id == 3).unwrap().source, "tolo");
             }
         }
+    }
+
+    #[test]
+    fn another_feed_of_the_same_outlet_is_not_also_reported_by() {
+        let mut section = entry(1, "afintl-afghanistan", "Afghanistan", 9);
+        section.source_name = "AFINTL".into();
+        let mut second = entry(1, "kabulnow-2", "Afghanistan", 11);
+        second.source_name = "KABULNOW".into();
+        let entries = vec![
+            entry(1, "afintl", "Afghanistan", 8),
+            section,
+            entry(1, "kabulnow", "Afghanistan", 10),
+            second,
+        ];
+        let layout = Layout {
+            region_order: vec![],
+            source_order: vec![],
+            representative: Representative::Earliest,
+        };
+        let now = Utc.with_ymd_and_hms(2024, 11, 27, 0, 0, 0).unwrap();
+        let window = Window::ending(now, std::time::Duration::from_secs(86400), chrono_tz::UTC);
+        let d = assemble(entries, &layout, window, chrono_tz::UTC, now, vec![]);
+        let story = d.stories().next().unwrap();
+        assert_eq!(story.source, "afintl");
+        let also: Vec<_> = story
+            .also_reported_by
+            .iter()
+            .map(|a| a.source_name.as_str())
+            .collect();
+        assert_eq!(also, ["KABULNOW"]);
     }
 
     #[test]
