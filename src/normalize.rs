@@ -44,7 +44,7 @@ pub type EntryFingerprint = [u8; 16];
 /// keep the text inside `noscript`, `svg`, `object`, `select` and the like (it came
 /// through the ammonia pass that ran before the text walk). 3: a footer every entry of
 /// the feed ends with is left out of the summary ([`feed_footer`]). 4: entries that share
-/// a guid or link with entries of other titles are keyed otherwise ([`key_sources`]).
+/// a guid or link with entries of other titles are keyed otherwise (`key_sources`).
 pub const FINGERPRINT_VERSION: u8 = 4;
 
 /// [`normalize_feed`], except for entries whose fingerprint is in `known` (sorted): the

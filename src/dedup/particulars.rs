@@ -240,7 +240,7 @@ impl Figures {
 /// anywhere. A copy under a new headline keeps its text's words; a copy that changes a
 /// word of the text leaves the original word elsewhere or out of the other headline;
 /// an outlet that respells a name ("Shoigu", "Shoygu") makes a near spelling
-/// ([`near_spelling`]), which is not a conflict either.
+/// (`near_spelling`), which is not a conflict either.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Names {
     /// The headline's distinct words, figures and words under [`MIN_NAME_CHARS`] left

@@ -621,7 +621,8 @@ const SURE_JACCARD: f64 = 1.0 - (1.0 - minhash::JACCARD_THRESHOLD) / 2.0;
 /// A candidate found by its headline ([`dedup::headline_keys`]) whose shingles do not
 /// verify is taken when the two reports come from two sources, were published within
 /// [`HEADLINE_MATCH_SECS`] of each other, share a headline key, and one of them is only
-/// its headline ([`dedup::headline_only`]), with the least score that verifies.
+/// its headline ([`dedup::Particulars::headline_only`]), with the least score that
+/// verifies.
 /// `source_id` is the entry's source, `now` when it was fetched (its time without a date).
 fn find_near_duplicate(
     tx: &Connection,
