@@ -548,6 +548,13 @@ mod tests {
         }
     }
 
+    /// `entries` assembled under `layout` for the day before 27 Nov 2024 (UTC).
+    fn assembled(entries: Vec<DigestEntry>, layout: &Layout) -> Digest {
+        let now = Utc.with_ymd_and_hms(2024, 11, 27, 0, 0, 0).unwrap();
+        let window = Window::ending(now, std::time::Duration::from_secs(86400), chrono_tz::UTC);
+        assemble(entries, layout, window, chrono_tz::UTC, now, vec![])
+    }
+
     #[test]
     fn stories_appear_once_grouped_by_region_newest_first() {
         let entries = vec![
@@ -563,16 +570,7 @@ mod tests {
             source_order: vec!["wire".to_owned(), "afintl".to_owned()],
             representative: Representative::Earliest,
         };
-        let now = Utc.with_ymd_and_hms(2024, 11, 27, 0, 0, 0).unwrap();
-        let window = Window::ending(now, std::time::Duration::from_secs(86400), chrono_tz::UTC);
-        let d = assemble(
-            entries.clone(),
-            &layout,
-            window,
-            chrono_tz::UTC,
-            now,
-            vec![],
-        );
+        let d = assembled(entries.clone(), &layout);
         let names: Vec<_> = d.regions.iter().map(|r| r.region.as_str()).collect();
         assert_eq!(names, ["Russia", "Afghanistan"]);
         let afg: Vec<i64> = d.regions[1].stories.iter().map(|s| s.id).collect();
@@ -593,7 +591,7 @@ mod tests {
         );
         // "config_order": the first-listed source represents the story.
         layout.representative = Representative::ConfigOrder;
-        let d = assemble(entries, &layout, window, chrono_tz::UTC, now, vec![]);
+        let d = assembled(entries, &layout);
         let seed = d.stories().find(|s| s.id == 1).unwrap();
         assert_eq!(seed.source, "wire");
         let also: Vec<_> = seed
@@ -617,15 +615,13 @@ mod tests {
         let mut bare = entry(3, "tolo", "Afghanistan", 8);
         bare.summary = String::new();
         let full = entry(3, "amu", "Afghanistan", 9);
-        let now = Utc.with_ymd_and_hms(2024, 11, 27, 0, 0, 0).unwrap();
-        let window = Window::ending(now, std::time::Duration::from_secs(86400), chrono_tz::UTC);
         for representative in [Representative::Earliest, Representative::ConfigOrder] {
             let layout = Layout {
                 region_order: vec![],
                 source_order: vec!["news-search".to_owned(), "afintl".to_owned()],
                 representative,
             };
-            let d = assemble(
+            let d = assembled(
                 vec![
                     listing.clone(),
                     article.clone(),
@@ -634,10 +630,6 @@ mod tests {
                     full.clone(),
                 ],
                 &layout,
-                window,
-                chrono_tz::UTC,
-                now,
-                vec![],
             );
             let seed = d.stories().find(|s| s.id == 1).unwrap();
             assert_eq!(seed.source, "afintl", "{representative:?}");
@@ -669,9 +661,7 @@ mod tests {
             source_order: vec![],
             representative: Representative::Earliest,
         };
-        let now = Utc.with_ymd_and_hms(2024, 11, 27, 0, 0, 0).unwrap();
-        let window = Window::ending(now, std::time::Duration::from_secs(86400), chrono_tz::UTC);
-        let d = assemble(entries, &layout, window, chrono_tz::UTC, now, vec![]);
+        let d = assembled(entries, &layout);
         let story = d.stories().next().unwrap();
         assert_eq!(story.source, "afintl");
         let also: Vec<_> = story
