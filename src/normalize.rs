@@ -44,7 +44,8 @@ pub type EntryFingerprint = [u8; 16];
 /// keep the text inside `noscript`, `svg`, `object`, `select` and the like (it came
 /// through the ammonia pass that ran before the text walk). 3: a footer every entry of
 /// the feed ends with is left out of the summary ([`feed_footer`]). 4: entries that share
-/// a guid or link with entries of other titles are keyed otherwise (`key_sources`).
+/// a guid or link with entries of other titles are keyed otherwise (`key_sources`), and
+/// an entry without a link takes its guid as one when it is an absolute URL.
 pub const FINGERPRINT_VERSION: u8 = 4;
 
 /// [`normalize_feed`], except for entries whose fingerprint is in `known` (sorted): the
@@ -378,14 +379,19 @@ fn normalize_entry(
 }
 
 /// The article link: the first `alternate` (or rel-less) link, else the first link,
-/// resolved against the entry's base. Only http(s) links are kept.
+/// resolved against the entry's base; without any, the guid when it is an absolute URL
+/// (an RSS guid is the item's permalink unless `isPermaLink="false"`, and some feeds
+/// give no `<link>`). Only http(s) links are kept.
 fn entry_link(entry: &Entry, base: &Url) -> Option<String> {
     let link = entry
         .links
         .iter()
         .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
-        .or_else(|| entry.links.first())?;
-    let url = base.join(link.href.trim()).ok()?;
+        .or_else(|| entry.links.first());
+    let url = match link {
+        Some(link) => base.join(link.href.trim()).ok()?,
+        None => Url::parse(entry.id.trim()).ok()?,
+    };
     matches!(url.scheme(), "http" | "https").then(|| url.to_string())
 }
 
@@ -840,6 +846,33 @@ mod tests {
             ("Torkham", "https://a.example/2", "<guid>g2</guid>"),
         ]);
         assert_eq!(keys(&twice), ["id:g1", "id:g1", "id:g2"]);
+    }
+
+    #[test]
+    fn an_entry_without_a_link_takes_a_guid_that_is_a_url() {
+        let got = items(
+            "<rss version=\"2.0\"><channel><title>T</title>\
+             <item><title>Floods</title><guid>https://a.example/news/floods?utm_source=rss</guid>\
+             <description>Floods in Baghlan.</description></item>\
+             <item><title>Torkham</title><guid isPermaLink=\"false\">torkham-1234</guid>\
+             <description>Torkham reopens.</description></item>\
+             <item><title>Rates</title><link>https://a.example/rates</link>\
+             <guid>https://a.example/?p=9</guid><description>Rates.</description></item>\
+             </channel></rss>",
+        );
+        let links: Vec<Option<&str>> = got.iter().map(|i| i.link.as_deref()).collect();
+        assert_eq!(
+            links,
+            [
+                Some("https://a.example/news/floods?utm_source=rss"),
+                None,
+                Some("https://a.example/rates"),
+            ]
+        );
+        assert_eq!(
+            got[0].canonical_url.as_deref(),
+            Some("https://a.example/news/floods")
+        );
     }
 
     #[test]
