@@ -45,8 +45,9 @@ pub type EntryFingerprint = [u8; 16];
 /// through the ammonia pass that ran before the text walk). 3: a footer every entry of
 /// the feed ends with is left out of the summary ([`feed_footer`]). 4: entries that share
 /// a guid or link with entries of other titles are keyed otherwise (`key_sources`), and
-/// an entry without a link takes its guid as one when it is an absolute URL.
-pub const FINGERPRINT_VERSION: u8 = 4;
+/// an entry without a link takes its guid as one when it is an absolute URL. 5: a feed
+/// read from a file resolves relative links against its site link (`parse_guarded`).
+pub const FINGERPRINT_VERSION: u8 = 5;
 
 /// [`normalize_feed`], except for entries whose fingerprint is in `known` (sorted): the
 /// fingerprints of the entries that gave items at the feed's last parse and store. Such
@@ -872,6 +873,36 @@ mod tests {
         assert_eq!(
             got[0].canonical_url.as_deref(),
             Some("https://a.example/news/floods")
+        );
+    }
+
+    #[test]
+    fn relative_links_resolve_against_the_feed_url_or_a_file_feed_s_site_link() {
+        let xml = "<rss version=\"2.0\"><channel><title>T</title><link>https://site.example/</link>\
+                   <item><guid>a</guid><title>Rail</title><link>/news/rail</link></item>\
+                   <item><guid>b</guid><title>Border</title><link>news/border</link></item>\
+                   </channel></rss>";
+        let links = |url: &str| -> Vec<Option<String>> {
+            changed(xml, url, &[])
+                .items
+                .into_iter()
+                .map(|i| i.link)
+                .collect()
+        };
+        assert_eq!(
+            links("https://feeds.site.example/rss/all.xml"),
+            [
+                Some("https://feeds.site.example/news/rail".to_owned()),
+                Some("https://feeds.site.example/rss/news/border".to_owned()),
+            ]
+        );
+        // A feed read from a file has no web address: its site link is the base.
+        assert_eq!(
+            links("file:///srv/feeds/site.xml"),
+            [
+                Some("https://site.example/news/rail".to_owned()),
+                Some("https://site.example/news/border".to_owned()),
+            ]
         );
     }
 

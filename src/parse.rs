@@ -88,9 +88,15 @@ pub fn parse_feed_typed(
 /// fuzzer found once) becomes a parse error for this feed instead of a crashed task.
 /// Each attempt gets a fresh parser: feed-rs keeps Media RSS state in the parser, and a
 /// parser reused after a failed parse trips an assertion (found by fuzzing).
+///
+/// Relative links resolve against an http(s) feed URL, as against any document's. A
+/// feed read from a file (a script's output, a fixture) has no web address of its own:
+/// its relative links are left to [`crate::normalize`], which resolves them against the
+/// site link the feed gives.
 fn parse_guarded(url: &Url, body: &[u8]) -> Result<Feed, ParseError> {
+    let base = matches!(url.scheme(), "http" | "https").then_some(url.as_str());
     let parser = feed_rs::parser::Builder::new()
-        .base_uri(Some(url.as_str()))
+        .base_uri(base)
         .sanitize_content(false)
         .id_generator(|_links, _title, _base| String::new())
         .build();
