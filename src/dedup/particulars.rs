@@ -382,17 +382,27 @@ fn near_spelling(a: &str, b: &str) -> bool {
     strsim::normalized_levenshtein(a, b) > 0.5 && consonants(a).eq(consonants(b))
 }
 
+/// Letters left out of [`consonants`]: Latin vowels (with the Turkic and accented ones),
+/// `y` and `h`; Cyrillic vowels (with the Kazakh, Kyrgyz, Tajik and Ukrainian ones), `й`,
+/// `ь` and `ъ`; Perso-Arabic and Pashto alef, vav, ye, he and hamza forms.
+const WEAK_LETTERS: &str = "aeiouyhıöüáàâäéèêëíìîïóòôúùûýÿ\
+                            аеёиоуыэюяйьъәөүұіїєӣӯ\
+                            اآأإءئؤوىیيهةۀېۍێ";
+
 /// A normalised word's consonants as transliterations keep them: vowels and the letters
-/// that spell vowels or nothing (Latin `y` and `h`, Cyrillic `й`, `ь`, `ъ`, Perso-Arabic
-/// alef, vav, ye, he and hamza forms) left out, `q` read as `k` and `w` as `v`, and a
-/// letter repeated counted once.
+/// that spell vowels or nothing ([`WEAK_LETTERS`]) left out, `q` read as `k`, `w` as
+/// `v`, Central Asian Cyrillic `қ`, `ғ`, `ҳ` as `к`, `г`, `х`, and a letter repeated
+/// counted once.
 fn consonants(word: &str) -> impl Iterator<Item = char> + '_ {
     let mut last = None;
     word.chars()
-        .filter(|c| !"aeiouyhаеёиоуыэюяйьъاآأإءئؤوىیيهة".contains(*c))
+        .filter(|c| !WEAK_LETTERS.contains(*c))
         .map(|c| match c {
             'q' => 'k',
             'w' => 'v',
+            'қ' => 'к',
+            'ғ' => 'г',
+            'ҳ' => 'х',
             c => c,
         })
         .filter(move |&c| last.replace(c) != Some(c))
@@ -634,6 +644,8 @@ mod tests {
             ("tashkent", "toshkent"),
             ("шойгу", "шоигу"),
             ("мухаммад", "мохаммед"),
+            ("тоқаев", "токаев"),
+            ("ҳамид", "хамид"),
             ("ذبیح‌الله", "ذبیح‌الله"),
         ] {
             assert!(near_spelling(a, b), "{a} / {b}");
