@@ -245,6 +245,40 @@ fn listing(e: &DigestEntry) -> bool {
     crate::dedup::aggregator_listing(&e.title, &e.summary)
 }
 
+/// A report's summary as a digest shows it: footers dropped, at most [`SUMMARY_WORDS`]
+/// words, and nothing when every word of it is in the headline.
+fn summary_of(e: &DigestEntry) -> String {
+    if words_beyond_headline(e, 1) == 0 {
+        return String::new();
+    }
+    first_words(&without_footer(&e.summary), SUMMARY_WORDS)
+}
+
+/// Whether a report's summary tells more than its headline: more than
+/// [`crate::dedup::OUTLET_MAX_WORDS`] of its words are not the headline's (an
+/// aggregator adds the outlet's name).
+fn tells_more(e: &DigestEntry) -> bool {
+    let most = crate::dedup::OUTLET_MAX_WORDS;
+    words_beyond_headline(e, most + 1) > most
+}
+
+/// How many words of a report's summary are not in its headline, counted up to `limit`
+/// (a summary may be a whole article). Words are compared lower-cased, without the
+/// punctuation around them.
+fn words_beyond_headline(e: &DigestEntry, limit: usize) -> usize {
+    let word = |w: &str| {
+        w.trim_matches(|c: char| !c.is_alphanumeric())
+            .to_lowercase()
+    };
+    let headline: Vec<String> = e.title.split_whitespace().map(word).collect();
+    e.summary
+        .split_whitespace()
+        .map(word)
+        .filter(|w| !w.is_empty() && !headline.contains(w))
+        .take(limit)
+        .count()
+}
+
 /// Groups entries (ordered by story, earliest report first) into a digest. Pure.
 pub fn assemble(
     entries: Vec<DigestEntry>,
@@ -280,6 +314,17 @@ pub fn assemble(
                 .unwrap_or(0),
         };
         let first = group.remove(rep);
+        // The representative's summary, unless it only repeats its headline (a feed that
+        // puts the title in the description, or none): then another report's that tells
+        // more, earliest first.
+        let summary = if tells_more(&first) {
+            summary_of(&first)
+        } else {
+            group
+                .iter()
+                .find(|e| tells_more(e))
+                .map_or_else(|| summary_of(&first), summary_of)
+        };
         let mut also: Vec<AlsoReported> = Vec::new();
         for e in group {
             // One line per other outlet: another feed of the same outlet (its name) is
@@ -297,7 +342,7 @@ pub fn assemble(
         }
         let story = Story {
             id: first.story_id,
-            summary: first_words(&without_footer(&first.summary), SUMMARY_WORDS),
+            summary,
             title: first.title,
             url: first.link,
             source: first.source_id,
@@ -600,6 +645,39 @@ mod tests {
             .map(|a| a.source.as_str())
             .collect();
         assert_eq!(also, ["afintl", "kabulnow"]);
+    }
+
+    #[test]
+    fn a_summary_that_only_repeats_the_headline_gives_way_to_another_report_s() {
+        let layout = Layout {
+            region_order: vec![],
+            source_order: vec![],
+            representative: Representative::Earliest,
+        };
+        // The earliest report's feed puts the headline in the description.
+        let mut echo = entry(1, "tolo", "Afghanistan", 8);
+        echo.title = "Torkham Crossing Reopens After Four-Day Closure".into();
+        echo.summary = "Torkham crossing reopens after four-day closure.".into();
+        let mut full = entry(1, "amu", "Afghanistan", 9);
+        full.summary = "Pakistan and the Taliban reopened the Torkham crossing on Friday after \
+                        talks between border officials."
+            .into();
+        // Alone, such a report shows no summary rather than its headline twice.
+        let mut alone = echo.clone();
+        alone.story_id = 2;
+        // A summary of its own, however short, is kept.
+        let mut short = entry(3, "tolo", "Afghanistan", 10);
+        short.summary = "Officials confirmed it.".into();
+        let d = assembled(vec![echo, full, alone, short.clone()], &layout);
+        let story = |id| d.stories().find(|s| s.id == id).unwrap();
+        assert_eq!(story(1).source, "tolo");
+        assert_eq!(
+            story(1).summary,
+            "Pakistan and the Taliban reopened the Torkham crossing on Friday after talks \
+             between border officials."
+        );
+        assert_eq!(story(2).summary, "");
+        assert_eq!(story(3).summary, short.summary);
     }
 
     #[test]
