@@ -196,6 +196,7 @@ fn fuzz_crashes_are_errors_not_panics() {
         "fuzz-crash-inner-declaration.bin",
         "fuzz-crash-declaration-quote.bin",
         "fuzz-crash-declaration-bytes.bin",
+        "fuzz-crash-bom-declaration.bin",
     ] {
         let body = std::fs::read(corpus::path(file)).unwrap();
         let result = std::panic::catch_unwind(|| {

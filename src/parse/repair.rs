@@ -17,11 +17,15 @@ use std::borrow::Cow;
 use encoding_rs::{Encoding, UTF_8};
 
 /// The feed as UTF-8 bytes, decoded by BOM, then `http_charset`, then the XML
-/// declaration. Already-UTF-8 input is returned as is.
+/// declaration. Already-UTF-8 input is returned as is; bytes that are not UTF-8 in a
+/// feed that says it is become U+FFFD, so that the result is always valid UTF-8 (the
+/// text repairs before parsing, such as dropping inner declarations, need text).
 pub fn decode_to_utf8<'a>(body: &'a [u8], http_charset: Option<&str>) -> Cow<'a, [u8]> {
     if let Some((encoding, bom)) = Encoding::for_bom(body) {
         if encoding == UTF_8 {
-            return Cow::Borrowed(&body[bom..]);
+            // The BOM decides, whatever the declaration says; the declaration is
+            // rewritten as below, so that it names no other encoding.
+            return utf8_relabelled(&body[bom..]);
         }
         let (text, _) = encoding.decode_without_bom_handling(&body[bom..]);
         return Cow::Owned(relabel_declaration(&text).into_bytes());
@@ -34,14 +38,21 @@ pub fn decode_to_utf8<'a>(body: &'a [u8], http_charset: Option<&str>) -> Cow<'a,
             let (text, _, _) = encoding.decode(body);
             Cow::Owned(relabel_declaration(&text).into_bytes())
         }
-        // UTF-8 (or undeclared): still rewrite a declaration, so that no encoding
-        // attribute (malformed, or naming something else) reaches the XML reader, which
-        // panics when one switches encoding mid-stream (found by fuzzing). Bytes that are
-        // not UTF-8 become U+FFFD.
-        _ if body.starts_with(b"<?xml") => {
-            Cow::Owned(relabel_declaration(&String::from_utf8_lossy(body)).into_bytes())
-        }
-        _ => Cow::Borrowed(body),
+        _ => utf8_relabelled(body),
+    }
+}
+
+/// UTF-8 (or undeclared) `body` as valid UTF-8: bytes that are not UTF-8 become U+FFFD,
+/// and a declaration is rewritten, so that no encoding attribute (malformed, or naming
+/// something else) reaches the XML reader, which panics when one switches encoding
+/// mid-stream (found by fuzzing).
+fn utf8_relabelled(body: &[u8]) -> Cow<'_, [u8]> {
+    if body.starts_with(b"<?xml") {
+        return Cow::Owned(relabel_declaration(&String::from_utf8_lossy(body)).into_bytes());
+    }
+    match String::from_utf8_lossy(body) {
+        Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
+        Cow::Owned(text) => Cow::Owned(text.into_bytes()),
     }
 }
 
