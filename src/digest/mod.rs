@@ -24,7 +24,7 @@ pub use markdown::MarkdownRenderer;
 pub use view::text_direction;
 
 use crate::config::{Config, Format};
-use crate::dedup::Representative;
+use crate::dedup::{OUTLET_MAX_WORDS, Representative};
 use crate::store::{DigestEntry, Store, StoreError};
 
 /// Most words of a story's summary shown in a digest.
@@ -246,36 +246,30 @@ fn listing(e: &DigestEntry) -> bool {
 }
 
 /// A report's summary as a digest shows it: footers dropped, at most [`SUMMARY_WORDS`]
-/// words, and nothing when every word of it is in the headline.
-fn summary_of(e: &DigestEntry) -> String {
-    if words_beyond_headline(e, 1) == 0 {
-        return String::new();
-    }
+/// words.
+fn shown_summary(e: &DigestEntry) -> String {
     first_words(&without_footer(&e.summary), SUMMARY_WORDS)
 }
 
-/// Whether a report's summary tells more than its headline: more than
-/// [`crate::dedup::OUTLET_MAX_WORDS`] of its words are not the headline's (an
-/// aggregator adds the outlet's name).
-fn tells_more(e: &DigestEntry) -> bool {
-    let most = crate::dedup::OUTLET_MAX_WORDS;
-    words_beyond_headline(e, most + 1) > most
-}
-
-/// How many words of a report's summary are not in its headline, counted up to `limit`
-/// (a summary may be a whole article). Words are compared lower-cased, without the
+/// How many words of a report's summary are not in its headline, counted up to one more
+/// than [`OUTLET_MAX_WORDS`] (an aggregator adds the outlet's name to the headline; a
+/// summary may be a whole article). Words are compared lower-cased, without the
 /// punctuation around them.
-fn words_beyond_headline(e: &DigestEntry, limit: usize) -> usize {
-    let word = |w: &str| {
-        w.trim_matches(|c: char| !c.is_alphanumeric())
-            .to_lowercase()
-    };
-    let headline: Vec<String> = e.title.split_whitespace().map(word).collect();
+fn words_beyond_headline(e: &DigestEntry) -> usize {
+    fn word(w: &str) -> std::borrow::Cow<'_, str> {
+        let w = w.trim_matches(|c: char| !c.is_alphanumeric());
+        if w.chars().any(char::is_uppercase) {
+            w.to_lowercase().into()
+        } else {
+            w.into()
+        }
+    }
+    let headline: Vec<_> = e.title.split_whitespace().map(word).collect();
     e.summary
         .split_whitespace()
         .map(word)
         .filter(|w| !w.is_empty() && !headline.contains(w))
-        .take(limit)
+        .take(OUTLET_MAX_WORDS + 1)
         .count()
 }
 
@@ -317,13 +311,18 @@ pub fn assemble(
         // The representative's summary, unless it only repeats its headline (a feed that
         // puts the title in the description, or none): then another report's that tells
         // more, earliest first.
-        let summary = if tells_more(&first) {
-            summary_of(&first)
+        let beyond = words_beyond_headline(&first);
+        let summary = if beyond > OUTLET_MAX_WORDS {
+            shown_summary(&first)
+        } else if let Some(other) = group
+            .iter()
+            .find(|e| words_beyond_headline(e) > OUTLET_MAX_WORDS)
+        {
+            shown_summary(other)
+        } else if beyond == 0 {
+            String::new()
         } else {
-            group
-                .iter()
-                .find(|e| tells_more(e))
-                .map_or_else(|| summary_of(&first), summary_of)
+            shown_summary(&first)
         };
         let mut also: Vec<AlsoReported> = Vec::new();
         for e in group {
