@@ -256,19 +256,22 @@ fn shown_summary(e: &DigestEntry) -> String {
 /// summary may be a whole article). Words are compared lower-cased, without the
 /// punctuation around them.
 fn words_beyond_headline(e: &DigestEntry) -> usize {
-    fn word(w: &str) -> std::borrow::Cow<'_, str> {
-        let w = w.trim_matches(|c: char| !c.is_alphanumeric());
-        if w.chars().any(char::is_uppercase) {
-            w.to_lowercase().into()
-        } else {
-            w.into()
-        }
+    fn trimmed(w: &str) -> &str {
+        w.trim_matches(|c: char| !c.is_alphanumeric())
     }
-    let headline: Vec<_> = e.title.split_whitespace().map(word).collect();
+    let title = e.title.to_lowercase();
+    let headline: Vec<&str> = title.split_whitespace().map(trimmed).collect();
     e.summary
         .split_whitespace()
-        .map(word)
-        .filter(|w| !w.is_empty() && !headline.contains(w))
+        .map(|w| {
+            let w = trimmed(w);
+            if w.chars().any(char::is_uppercase) {
+                std::borrow::Cow::Owned(w.to_lowercase())
+            } else {
+                std::borrow::Cow::Borrowed(w)
+            }
+        })
+        .filter(|w| !w.is_empty() && !headline.contains(&w.as_ref()))
         .take(OUTLET_MAX_WORDS + 1)
         .count()
 }
