@@ -18,7 +18,11 @@ fuzz_target!(|data: &[u8]| {
             if let Some(first) = items.first() {
                 let theirs = roundup::dedup::entry_particulars(&first.title, &first.summary);
                 for item in &items {
-                    let _ = roundup::dedup::similar_report(&item.shingles, &first.title, &first.summary);
+                    let _ = roundup::dedup::similar_report(
+                        &item.shingles,
+                        &first.title,
+                        &first.summary,
+                    );
                     let mine = roundup::dedup::entry_particulars(&item.title, &item.summary);
                     let _ = (mine.conflict(&theirs), mine.headline_only());
                     let _ = roundup::dedup::entry_bands(&item.title, &item.summary);
