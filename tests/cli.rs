@@ -100,7 +100,13 @@ fn run_once_writes_a_digest_with_the_seed_story_once() {
         .args(["--config", config.to_str().unwrap(), "run", "--once"])
         .assert()
         .success()
-        .stdout(predicate::str::contains("wrote").and(predicate::str::contains(".md")));
+        .stdout(
+            predicate::str::contains("wrote")
+                .and(predicate::str::contains(".md"))
+                .and(predicate::str::contains(
+                    "stories from 4 outlets (2 duplicate reports folded)",
+                )),
+        );
     let digests: Vec<_> = std::fs::read_dir(dir.path().join("digests"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -168,6 +174,29 @@ fn run_once_writes_a_digest_with_the_seed_story_once() {
     for key in ["generated_at", "window"] {
         assert!(json.get(key).is_some());
     }
+}
+
+#[test]
+fn run_once_counts_one_story_in_the_singular() {
+    let dir = tempfile::tempdir().unwrap();
+    let feed = dir.path().join("one.xml");
+    std::fs::write(
+        &feed,
+        "<rss version=\"2.0\"><channel><title>One</title><link>https://one.example/</link>\
+         <item><guid>1</guid><title>Torkham crossing reopens</title>\
+         <link>https://one.example/1</link><description>The crossing reopened on Friday \
+         after four days.</description></item></channel></rss>",
+    )
+    .unwrap();
+    let url = format!("file://{}", feed.display());
+    let config = write_config(dir.path(), "", &[source("one", &url)]);
+    roundup()
+        .args(["--config", config.to_str().unwrap(), "run", "--once"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "1 story from 1 outlet (0 duplicate reports folded)",
+        ));
 }
 
 #[test]

@@ -358,11 +358,16 @@ async fn run_once(config: &Config) -> anyhow::Result<Exit> {
             email.to.join(", ")
         ))?;
     }
-    say(&format!(
-        "{} stories from {} outlets ({} duplicate reports folded)",
+    let (stories, outlets, folded) = (
         built.story_count(),
         built.outlet_count(),
-        built.folded_count()
+        built.folded_count(),
+    );
+    say(&format!(
+        "{stories} {} from {outlets} {} ({folded} duplicate {} folded)",
+        digest::plural(stories, "story", "stories"),
+        digest::plural(outlets, "outlet", "outlets"),
+        digest::plural(folded, "report", "reports"),
     ))?;
     exit_for(&report)
 }

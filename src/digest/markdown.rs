@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Digest, Renderer, Story};
+use super::{Digest, Renderer, Story, plural};
 
 /// Renders a digest as Markdown.
 #[derive(Debug, Clone, Copy)]
@@ -85,10 +85,6 @@ fn story_block(out: &mut String, s: &Story, d: &Digest) {
             .collect();
         let _ = writeln!(out, "Also reported by: {}\n", links.join(", "));
     }
-}
-
-fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
-    if n == 1 { one } else { many }
 }
 
 /// Escapes the characters that would turn feed text into Markdown markup or links.

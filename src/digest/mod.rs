@@ -245,6 +245,11 @@ fn listing(e: &DigestEntry) -> bool {
     crate::dedup::aggregator_listing(&e.title, &e.summary)
 }
 
+/// `one` for 1, else `many`: "1 story", "2 stories".
+pub(crate) fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
+    if n == 1 { one } else { many }
+}
+
 /// A report's summary as a digest shows it: footers dropped, at most [`SUMMARY_WORDS`]
 /// words.
 fn shown_summary(e: &DigestEntry) -> String {
