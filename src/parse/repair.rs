@@ -23,9 +23,10 @@ use encoding_rs::{Encoding, UTF_8};
 pub fn decode_to_utf8<'a>(body: &'a [u8], http_charset: Option<&str>) -> Cow<'a, [u8]> {
     if let Some((encoding, bom)) = Encoding::for_bom(body) {
         if encoding == UTF_8 {
-            // The BOM decides, whatever the declaration says; the declaration is
-            // rewritten as below, so that it names no other encoding.
-            return utf8_relabelled(&body[bom..]);
+            // The BOM decides, whatever the declaration says (bytes that are not UTF-8
+            // are damage, not another encoding); the declaration is rewritten as below,
+            // so that it names no other encoding.
+            return utf8_relabelled(&body[bom..], false);
         }
         let (text, _) = encoding.decode_without_bom_handling(&body[bom..]);
         return Cow::Owned(relabel_declaration(&text).into_bytes());
@@ -38,23 +39,50 @@ pub fn decode_to_utf8<'a>(body: &'a [u8], http_charset: Option<&str>) -> Cow<'a,
             let (text, _, _) = encoding.decode(body);
             Cow::Owned(relabel_declaration(&text).into_bytes())
         }
-        _ => utf8_relabelled(body),
+        _ => utf8_relabelled(body, true),
     }
 }
 
-/// UTF-8 (or undeclared) `body` as valid UTF-8: bytes that are not UTF-8 become U+FFFD,
-/// and a declaration is rewritten, so that no encoding attribute (malformed, or naming
-/// something else) reaches the XML reader, which panics when one switches encoding
-/// mid-stream (found by fuzzing).
-fn utf8_relabelled(body: &[u8]) -> Cow<'_, [u8]> {
-    if body.starts_with(b"<?xml") {
-        return Cow::Owned(relabel_declaration(&String::from_utf8_lossy(body)).into_bytes());
+/// UTF-8 (or undeclared) `body` as valid UTF-8, its declaration rewritten, so that no
+/// encoding attribute (malformed, or naming something else) reaches the XML reader,
+/// which panics when one switches encoding mid-stream (found by fuzzing).
+///
+/// With `detect`, a body that is not UTF-8 is decoded in the legacy encoding chardetng
+/// (Firefox's detector) guesses from its bytes: sites that serve Windows-1251 or KOI8-R
+/// without saying so, or saying UTF-8. A body that is UTF-8 but for a few stray bytes
+/// stays UTF-8, with U+FFFD for those.
+fn utf8_relabelled(body: &[u8], detect: bool) -> Cow<'_, [u8]> {
+    let text = String::from_utf8_lossy(body);
+    if detect && matches!(text, Cow::Owned(_)) && !mostly_utf8(body) {
+        let mut detector = chardetng::EncodingDetector::new(chardetng::Iso2022JpDetection::Deny);
+        detector.feed(body, true);
+        let encoding = detector.guess(None, chardetng::Utf8Detection::Deny);
+        let (text, _, _) = encoding.decode(body);
+        return Cow::Owned(relabel_declaration(&text).into_bytes());
     }
-    match String::from_utf8_lossy(body) {
+    if body.starts_with(b"<?xml") {
+        return Cow::Owned(relabel_declaration(&text).into_bytes());
+    }
+    match text {
         Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
         Cow::Owned(text) => Cow::Owned(text.into_bytes()),
     }
 }
+
+/// Whether a body that is not valid UTF-8 still reads as UTF-8 text with stray bytes: at
+/// least [`UTF8_CHARS_PER_STRAY`] non-ASCII characters decode for each run of bytes that
+/// does not. Legacy single-byte Cyrillic or Arabic text is almost all invalid runs.
+fn mostly_utf8(body: &[u8]) -> bool {
+    let (mut decoded, mut stray) = (0usize, 0usize);
+    for chunk in body.utf8_chunks() {
+        decoded += chunk.valid().chars().filter(|c| !c.is_ascii()).count();
+        stray += usize::from(!chunk.invalid().is_empty());
+    }
+    decoded >= UTF8_CHARS_PER_STRAY * stray
+}
+
+/// See [`mostly_utf8`].
+const UTF8_CHARS_PER_STRAY: usize = 4;
 
 /// The `charset` parameter of a Content-Type header.
 pub fn charset(content_type: Option<&str>) -> Option<&str> {
@@ -307,6 +335,37 @@ fn repair_json_feed(text: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn legacy_encodings_nobody_names_are_detected_and_stray_bytes_are_not() {
+        let text = "<rss version=\"2.0\"><channel><title>Азаттык</title><item>\
+                    <title>Талибы назначили нового губернатора провинции Тахар</title>\
+                    <description>Движение «Талибан» назначило нового губернатора \
+                    провинции Тахар, сообщил официальный представитель.</description>\
+                    </item></channel></rss>";
+        let decoded = |body: &[u8], charset: Option<&str>| {
+            String::from_utf8(decode_to_utf8(body, charset).into_owned()).unwrap()
+        };
+        let (cp1251, _, _) = encoding_rs::WINDOWS_1251.encode(text);
+        let (koi8, _, _) = encoding_rs::KOI8_R.encode(text);
+        let declared = [b"<?xml version=\"1.0\"?>".as_slice(), &cp1251].concat();
+        for (body, charset) in [
+            (&cp1251[..], None),
+            (&koi8[..], None),
+            // Labelled UTF-8, but not.
+            (&cp1251[..], Some("utf-8")),
+            (&declared[..], None),
+        ] {
+            let out = decoded(body, charset);
+            assert!(out.contains("назначили нового губернатора"), "{out}");
+            assert!(!out.contains('\u{FFFD}'));
+        }
+        // UTF-8 with one stray byte stays UTF-8.
+        let stray = [text.as_bytes(), b"\xE9"].concat();
+        let out = decoded(&stray, None);
+        assert!(out.contains("назначили нового губернатора"));
+        assert!(out.ends_with('\u{FFFD}'));
+    }
 
     #[test]
     fn legacy_encodings_decode() {
