@@ -1,8 +1,9 @@
 //! Making real-world feeds readable before (and when) feed-rs is too strict.
 //!
 //! * **Encoding**: bytes are decoded with encoding_rs — the byte-order mark first, then
-//!   the HTTP `charset`, then the XML declaration — and handed on as UTF-8 with the
-//!   declaration's encoding rewritten, so windows-1251, koi8-r and UTF-16 feeds read.
+//!   the HTTP `charset`, then the XML declaration, then chardetng's guess for bytes
+//!   that are not UTF-8 — and handed on as UTF-8 with the declaration's encoding
+//!   rewritten, so windows-1251, koi8-r and UTF-16 feeds read, labelled or not.
 //! * **Up front**: HTML named entities (`&nbsp;`, `&laquo;`…), which XML does not define,
 //!   become numeric references; Atom 0.3 (which feed-rs reads as an empty feed) is
 //!   rewritten to Atom 1.0.
@@ -17,9 +18,9 @@ use std::borrow::Cow;
 use encoding_rs::{Encoding, UTF_8};
 
 /// The feed as UTF-8 bytes, decoded by BOM, then `http_charset`, then the XML
-/// declaration. Already-UTF-8 input is returned as is; bytes that are not UTF-8 in a
-/// feed that says it is become U+FFFD, so that the result is always valid UTF-8 (the
-/// text repairs before parsing, such as dropping inner declarations, need text).
+/// declaration, then as detected ([`utf8_relabelled`]). Already-UTF-8 input is returned
+/// as is. The result is always valid UTF-8 (the text repairs before parsing, such as
+/// dropping inner declarations, need text).
 pub fn decode_to_utf8<'a>(body: &'a [u8], http_charset: Option<&str>) -> Cow<'a, [u8]> {
     if let Some((encoding, bom)) = Encoding::for_bom(body) {
         if encoding == UTF_8 {
