@@ -38,12 +38,12 @@ pub struct FeedItems {
 /// See [`entry_fingerprint`].
 pub type EntryFingerprint = [u8; 16];
 
-/// Bumped whenever [`normalize_entry`] would turn the same entry into another item, so
+/// Bumped whenever `normalize_entry` would turn the same entry into another item, so
 /// that fingerprints and body hashes ([`crate::model::ParsedBody`]) taken by an older
 /// roundup no longer match and its items are normalised again. 2: summaries no longer
 /// keep the text inside `noscript`, `svg`, `object`, `select` and the like (it came
 /// through the ammonia pass that ran before the text walk). 3: a footer every entry of
-/// the feed ends with is left out of the summary ([`feed_footer`]). 4: entries that share
+/// the feed ends with is left out of the summary (`feed_footer`). 4: entries that share
 /// a guid or link with entries of other titles are keyed otherwise (`key_sources`), and
 /// an entry without a link takes its guid as one when it is an absolute URL. 5: a feed
 /// read from a file resolves relative links against its site link (`parse_guarded`).
@@ -86,7 +86,7 @@ pub fn normalize_changed(
     out
 }
 
-/// 128 bits of xxh3 over everything [`normalize_entry`] reads of `entry`, the base
+/// 128 bits of xxh3 over everything `normalize_entry` reads of `entry`, the base
 /// URL it resolves links against, and [`FINGERPRINT_VERSION`]. The fetch time, which
 /// clamps future dates, is the one input left out: an entry dated in the future keeps
 /// the date it was first stored with. Not a cryptographic hash (BLAKE3 cost 3 % of

@@ -24,7 +24,7 @@ use crate::parse::parse_feed_typed;
 use crate::store::{RedirectSeen, Store, StoreError, StoreReport};
 
 /// The database shared by the tasks of a cycle (and the daemon's). Locked only on
-/// blocking threads. Parsed fetches are queued with [`SharedStore::submit`]; whoever
+/// blocking threads. Parsed fetches are queued with `SharedStore::submit`; whoever
 /// holds the store when it is released writes everything queued, up to [`GROUP_MAX`]
 /// fetches per transaction (group commit: one WAL write and one full-text flush for all
 /// of them; a failing feed makes the group fall back to one transaction per feed).

@@ -1,7 +1,7 @@
 //! Configuration: the TOML file (`roundup.toml`) parsed into validated types.
 //!
-//! Loading is two-level (ripgrep's low/high args): [`raw`] mirrors the file with spans,
-//! [`validate`] turns it into [`Config`], collecting *every* problem with its line so a
+//! Loading is two-level (ripgrep's low/high args): `raw` mirrors the file with spans,
+//! `validate` turns it into [`Config`], collecting *every* problem with its line so a
 //! user fixes a broken config in one pass. Nothing here touches the network or the DB.
 
 mod raw;

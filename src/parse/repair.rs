@@ -18,7 +18,7 @@ use std::borrow::Cow;
 use encoding_rs::{Encoding, UTF_8};
 
 /// The feed as UTF-8 bytes, decoded by BOM, then `http_charset`, then the XML
-/// declaration, then as detected ([`utf8_relabelled`]). Already-UTF-8 input is returned
+/// declaration, then as detected (`utf8_relabelled`). Already-UTF-8 input is returned
 /// as is. The result is always valid UTF-8 (the text repairs before parsing, such as
 /// dropping inner declarations, need text).
 pub fn decode_to_utf8<'a>(body: &'a [u8], http_charset: Option<&str>) -> Cow<'a, [u8]> {
