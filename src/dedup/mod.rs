@@ -99,6 +99,14 @@ pub fn similar_report(
     })
 }
 
+/// The shingle Jaccard similarity of a stored report to an entry of these `shingles`,
+/// without the rest of [`similar_report`]'s work.
+pub fn report_jaccard(shingles: &[u64], title: &str, text: &str) -> f64 {
+    with_words(title, text, |words, _| {
+        minhash::similarity(shingles, &minhash::shingles(words)).0
+    })
+}
+
 /// The [`Particulars`] of an entry's title and text.
 pub fn entry_particulars(title: &str, text: &str) -> Particulars {
     with_words(title, text, Particulars::of)

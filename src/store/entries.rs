@@ -608,15 +608,22 @@ fn window_start(tx: &Connection, policy: MatchPolicy, now: DateTime<Utc>) -> Res
 /// Jaccard distance is a metric), so the two would verify as one story themselves.
 const SURE_JACCARD: f64 = 1.0 - (1.0 - minhash::JACCARD_THRESHOLD) / 2.0;
 
+/// Later reports of a verified candidate story compared for a Jaccard of
+/// [`SURE_JACCARD`] (each costs a normalisation of its text, about as much as two or
+/// three band blocks read).
+const MORE_REPORTS_FOR_SURE: usize = 3;
+
 /// The story `item` is a verified near-duplicate of, if any: LSH candidates within the
 /// window, each verified on exact shingle similarity against its reports; the most
 /// similar wins. A shared band alone never merges.
 ///
 /// Candidates are verified as they are found: first those of pending keys (no read),
 /// then those of each block read, newest run first. A syndicated copy shares most of
-/// its band keys with its story, in as many blocks; the first that verifies at
-/// [`SURE_JACCARD`] ends the lookup, and the blocks left unread are taken to hold the
-/// story's keys (they are not stored again).
+/// its band keys with its story, in as many blocks; the first story with a report
+/// that verifies at [`SURE_JACCARD`] ends the lookup (a story that verifies less closely
+/// has [`MORE_REPORTS_FOR_SURE`] more of its reports compared, since the third outlet
+/// running one wire text is closer to the second than to the original), and the blocks
+/// left unread are taken to hold the story's keys (they are not stored again).
 ///
 /// A candidate found by its headline ([`dedup::headline_keys`]) whose shingles do not
 /// verify is taken when the two reports come from two sources, were published within
@@ -670,9 +677,30 @@ fn find_near_duplicate(
                 ))
             })?;
             // One verified report is enough to score a story: its earliest reports are
-            // compared first, and the rest are not read.
+            // compared first. Once one verifies (not closely), up to
+            // [`MORE_REPORTS_FOR_SURE`] later ones are compared for Jaccard alone.
+            let mut scored = 0;
             for row in rows {
                 let (title, summary, their_source, their_at) = row?;
+                if scored > 0 {
+                    // The story verified, but not at SURE_JACCARD. Another of its reports
+                    // as close as that (a copy of the same wire text an outlet ran
+                    // earlier) ends the lookup just as well: SURE_JACCARD's bound holds
+                    // for whichever report was compared.
+                    let jaccard = dedup::report_jaccard(&item.shingles, &title, &summary);
+                    if jaccard >= SURE_JACCARD {
+                        if best.is_none_or(|(_, b)| jaccard > b) {
+                            best = Some((story, jaccard));
+                        }
+                        sure = true;
+                        break;
+                    }
+                    scored += 1;
+                    if scored > MORE_REPORTS_FOR_SURE {
+                        break;
+                    }
+                    continue;
+                }
                 let within_hours = at.abs_diff(their_at) <= HEADLINE_MATCH_SECS;
                 // (score, Jaccard, their particulars, found by the headline alone)
                 let verified = match dedup::similar_report(&item.shingles, &title, &summary) {
@@ -718,7 +746,10 @@ fn find_near_duplicate(
                         best = Some((story, score));
                     }
                     sure = jaccard >= SURE_JACCARD;
-                    break;
+                    if sure {
+                        break;
+                    }
+                    scored = 1;
                 }
             }
             if sure {
@@ -1079,6 +1110,61 @@ mod tests {
             assert!(blocks >= 3, "the copy's keys are in {blocks} blocks");
             tx.commit().unwrap();
         }
+        let (found, reads) = match_counting_reads(&mut store, copy, policy);
+        assert_eq!(found, Some(sco));
+        assert_eq!(reads, 1);
+    }
+
+    #[test]
+    fn a_copy_close_to_a_later_report_of_its_story_is_decided_without_reading_its_other_blocks() {
+        let (mut store, policy, store_item) = store_with_source();
+        for i in 0..40 {
+            let text: Vec<String> = (0..60).map(|k| format!("w{i}x{k}")).collect();
+            store_item(
+                &mut store,
+                item(&format!("f{i}"), &format!("filler {i}"), &text.join(" ")),
+            );
+        }
+        let more = " The deputy prime minister told the visiting delegation in Kabul \
+            that transit through the northern provinces would be opened to Russian cargo \
+            by spring, and that the energy ministry had agreed to a study of a power line \
+            from Turkmenistan passing through Herat and Kandahar before the end of the year.";
+        let original = format!("{SCO}{more}");
+        store_item(
+            &mut store,
+            item("sco", "Russia wants Taliban at SCO", &original),
+        );
+        let sco = store.story_of("a", "sco").unwrap().unwrap();
+        // A wire version that keeps the first paragraph: it joins the story (contained in
+        // the original), and a second outlet runs the same wire text.
+        store_item(
+            &mut store,
+            item("wire", "Shoigu: Taliban should attend SCO", SCO),
+        );
+        assert_eq!(store.story_of("a", "wire").unwrap(), Some(sco));
+        fold_bands(&mut store);
+        let copy = item(
+            "wire2",
+            "Shoigu: Taliban should attend SCO",
+            &SCO.replace("Monday", "Sunday"),
+        );
+        let jaccard = |text: &str| dedup::report_jaccard(&copy.shingles, "", text);
+        assert!(jaccard(&original) < SURE_JACCARD, "{}", jaccard(&original));
+        assert!(
+            dedup::report_jaccard(&copy.shingles, "Shoigu: Taliban should attend SCO", SCO)
+                >= SURE_JACCARD
+        );
+        let blocks = {
+            let tx = store.conn.transaction().unwrap();
+            let cache = BandCache::current(&mut store.bands, &tx).unwrap();
+            let mut lookup = cache.lookup(&copy.bands, 0);
+            let mut blocks = 0;
+            while lookup.read_next(&tx, 0).unwrap() {
+                blocks += 1;
+            }
+            blocks
+        };
+        assert!(blocks >= 3, "the copy's keys are in {blocks} blocks");
         let (found, reads) = match_counting_reads(&mut store, copy, policy);
         assert_eq!(found, Some(sco));
         assert_eq!(reads, 1);
