@@ -13,7 +13,7 @@ use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, info, info_span, warn};
+use tracing::{Instrument, info, warn, warn_span};
 
 use crate::config::{Config, Source};
 use crate::dedup::MatchPolicy;
@@ -405,7 +405,10 @@ pub async fn refresh_all(
 /// stops the network part; a database write that has started always completes.
 pub async fn refresh_source(source: &Source, state: FetchState, deps: Deps<'_>) -> SourceReport {
     let url = state.effective_url(&source.url);
-    let span = info_span!("refresh", source_id = %source.id, source_url = %url);
+    // At warn level, so that a failure's warning names its source when only warnings
+    // are shown (`fetch`, `run --once`): a span below the filter's level is disabled,
+    // and its fields with it.
+    let span = warn_span!("refresh", source_id = %source.id, source_url = %url);
     async move {
         let started = Instant::now();
         let outcome = match state.retry_after_until.filter(|t| *t > Utc::now()) {

@@ -266,6 +266,13 @@ async fn fetch_exits_1_when_a_source_fails_and_stores_the_rest() {
         out.lines().filter(|l| l.contains("ok    200")).count() == 4,
         "{out}"
     );
+    // The warning on stderr names the source too (its own line, for logs).
+    let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(
+        err.lines()
+            .any(|l| l.contains("WARN") && l.contains("source_id=gone") && l.contains("404")),
+        "{err}"
+    );
 }
 
 #[tokio::test]
