@@ -18,9 +18,18 @@ pub enum ParseError {
     /// The body was empty or whitespace.
     #[error("empty response, not a feed")]
     Empty,
-    /// The body is a web page, not a feed.
-    #[error("not a feed: the server returned an HTML page")]
-    Html,
+    /// The body is a web page, not a feed; `feed` is the first feed it links to
+    /// (`<link rel="alternate">`), if any, which is likely what the source meant.
+    #[error(
+        "not a feed: the server returned an HTML page{}",
+        .feed.as_ref().map_or(String::new(), |f| format!(
+            " that links to the feed {f} (make that the source's url)"
+        ))
+    )]
+    Html {
+        /// The feed the page links to, absolute.
+        feed: Option<Url>,
+    },
     /// The body is not RSS, Atom or JSON Feed.
     #[error("not a feed: {0}")]
     Invalid(String),
@@ -49,7 +58,7 @@ pub fn parse_feed_typed(
         return Err(ParseError::Empty);
     }
     if looks_like_html(&head) {
-        return Err(ParseError::Html);
+        return Err(html_page(&body, url));
     }
     // HTML entities (`&nbsp;`) either fail the parse or survive as literal text; map
     // them up front. Atom 0.3 parses "successfully" as an empty feed; upgrade it first.
@@ -76,11 +85,21 @@ pub fn parse_feed_typed(
             }
             let lower = String::from_utf8_lossy(&body[..body.len().min(4096)]).to_ascii_lowercase();
             if lower.contains("<html") || lower.contains("<body") {
-                Err(ParseError::Html)
+                Err(html_page(body, url))
             } else {
                 Err(first)
             }
         }
+    }
+}
+
+/// [`ParseError::Html`] for a page fetched from `url`, with the feed it links to.
+fn html_page(body: &[u8], url: &Url) -> ParseError {
+    ParseError::Html {
+        feed: crate::sources::discover::linked_feeds(body, url)
+            .into_iter()
+            .next()
+            .map(|c| c.url),
     }
 }
 
@@ -141,7 +160,23 @@ mod tests {
         );
         let err =
             parse_feed(b"\n  <html><head><title>x</title></head></html>", &url()).unwrap_err();
-        assert!(matches!(err, ParseError::Html));
+        assert!(matches!(err, ParseError::Html { feed: None }));
+    }
+
+    #[test]
+    fn an_html_page_that_links_its_feed_names_it() {
+        let page = br#"<!doctype html><html><head><title>Outlet</title>
+            <link rel="stylesheet" href="/s.css">
+            <link rel="alternate" type="application/rss+xml" title="News" href="/rss/news.xml">
+            </head><body>News</body></html>"#;
+        let err = parse_feed(page, &Url::parse("https://outlet.example/en/").unwrap())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            err,
+            "not a feed: the server returned an HTML page that links to the feed \
+             https://outlet.example/rss/news.xml (make that the source's url)"
+        );
     }
 
     #[test]
