@@ -78,6 +78,32 @@ pub fn canonicalize(url: &Url) -> Url {
     out
 }
 
+/// `link` without its tracking parameters, for showing to a reader: the rest (other
+/// parameters in their order and encoding, the fragment, which single-page sites route
+/// by) stays as the feed gave it. Unchanged when it has none or is not an http(s) URL.
+pub fn without_tracking(link: &str) -> String {
+    let Ok(mut url) = Url::parse(link) else {
+        return link.to_owned();
+    };
+    let Some(query) = url
+        .query()
+        .filter(|_| matches!(url.scheme(), "http" | "https"))
+    else {
+        return link.to_owned();
+    };
+    let key = |segment: &str| segment.split('=').next().unwrap_or("").to_owned();
+    if !query.split('&').any(|s| is_tracking(&key(s))) {
+        return link.to_owned();
+    }
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|s| !s.is_empty() && !is_tracking(&key(s)))
+        .collect();
+    let kept = kept.join("&");
+    url.set_query((!kept.is_empty()).then_some(kept.as_str()));
+    url.to_string()
+}
+
 /// Parses `raw` (absolute) and canonicalises it; `None` when it is not a URL.
 pub fn canonicalize_str(raw: &str) -> Option<String> {
     Url::parse(raw.trim())
@@ -100,6 +126,41 @@ mod tests {
 
     fn c(raw: &str) -> String {
         canonicalize_str(raw).unwrap()
+    }
+
+    #[test]
+    fn links_shown_lose_tracking_parameters_only() {
+        let cases = [
+            (
+                "https://outlet.example/news/1?utm_source=rss&id=7&fbclid=abc#part-2",
+                "https://outlet.example/news/1?id=7#part-2",
+            ),
+            (
+                "https://outlet.example/news/1?utm_source=rss&utm_medium=feed",
+                "https://outlet.example/news/1",
+            ),
+            // Order and encoding of what is kept stay as given.
+            (
+                "https://outlet.example/?z=1&a=%D0%B0+b&xtor=RSS-3",
+                "https://outlet.example/?z=1&a=%D0%B0+b",
+            ),
+            (
+                "https://outlet.example/#/article/5?utm_source=x",
+                "https://outlet.example/#/article/5?utm_source=x",
+            ),
+            (
+                "https://outlet.example/a?id=7",
+                "https://outlet.example/a?id=7",
+            ),
+            (
+                "file:///srv/feed.xml?utm_source=x",
+                "file:///srv/feed.xml?utm_source=x",
+            ),
+            ("not a url", "not a url"),
+        ];
+        for (link, want) in cases {
+            assert_eq!(without_tracking(link), want, "{link}");
+        }
     }
 
     #[test]

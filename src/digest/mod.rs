@@ -24,6 +24,7 @@ pub use markdown::MarkdownRenderer;
 pub use view::text_direction;
 
 use crate::config::{Config, Format};
+use crate::dedup::canonical::without_tracking;
 use crate::dedup::{OUTLET_MAX_WORDS, Representative};
 use crate::store::{DigestEntry, Store, StoreError};
 
@@ -343,7 +344,7 @@ pub fn assemble(
                 also.push(AlsoReported {
                     source: e.source_id,
                     source_name: e.source_name,
-                    url: e.link,
+                    url: e.link.as_deref().map(without_tracking),
                 });
             }
         }
@@ -351,7 +352,7 @@ pub fn assemble(
             id: first.story_id,
             summary,
             title: first.title,
-            url: first.link,
+            url: first.link.as_deref().map(without_tracking),
             source: first.source_id,
             source_name: first.source_name,
             region: first.region,
@@ -727,6 +728,26 @@ mod tests {
                 assert_eq!(d.stories().find(|s| s.id == 3).unwrap().source, "tolo");
             }
         }
+    }
+
+    #[test]
+    fn links_are_shown_without_tracking_parameters() {
+        let mut first = entry(1, "afintl", "Afghanistan", 8);
+        first.link = Some("https://afintl.example/1?utm_source=rss&utm_medium=feed".into());
+        let mut wire = entry(1, "wire", "Wire", 9);
+        wire.link = Some("https://wire.example/a?id=1&fbclid=xyz".into());
+        let layout = Layout {
+            region_order: vec![],
+            source_order: vec![],
+            representative: Representative::Earliest,
+        };
+        let d = assembled(vec![first, wire], &layout);
+        let story = &d.regions[0].stories[0];
+        assert_eq!(story.url.as_deref(), Some("https://afintl.example/1"));
+        assert_eq!(
+            story.also_reported_by[0].url.as_deref(),
+            Some("https://wire.example/a?id=1")
+        );
     }
 
     #[test]
