@@ -6,6 +6,7 @@
 //! empty id, and [`crate::normalize`] builds a stable key instead of feed-rs's title-based
 //! or random ones.
 
+mod dates;
 pub mod repair;
 
 use feed_rs::model::Feed;
@@ -118,6 +119,7 @@ fn parse_guarded(url: &Url, body: &[u8]) -> Result<Feed, ParseError> {
         .base_uri(base)
         .sanitize_content(false)
         .id_generator(|_links, _title, _base| String::new())
+        .timestamp_parser(dates::parse_timestamp)
         .build();
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(body))) {
         Ok(Ok(feed)) => Ok(feed),
@@ -161,6 +163,32 @@ mod tests {
         let err =
             parse_feed(b"\n  <html><head><title>x</title></head></html>", &url()).unwrap_err();
         assert!(matches!(err, ParseError::Html { feed: None }));
+    }
+
+    #[test]
+    fn dates_in_russian_or_without_a_zone_are_read() {
+        let feed = "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>T</title>
+            <item><title>A</title><link>https://t.example/a</link>
+              <pubDate>Пн, 25 ноя 2024 10:00:00 +0300</pubDate></item>
+            <item><title>B</title><link>https://t.example/b</link>
+              <pubDate>2024-11-25 10:00</pubDate></item>
+            <item><title>C</title><link>https://t.example/c</link>
+              <pubDate>Tue, 26 Nov 2024 08:30:00 GMT</pubDate></item>
+            </channel></rss>";
+        let feed = parse_feed(feed.as_bytes(), &url()).unwrap();
+        let dates: Vec<String> = feed
+            .entries
+            .iter()
+            .map(|e| e.published.map(|t| t.to_rfc3339()).unwrap_or_default())
+            .collect();
+        assert_eq!(
+            dates,
+            [
+                "2024-11-25T07:00:00+00:00",
+                "2024-11-25T10:00:00+00:00",
+                "2024-11-26T08:30:00+00:00"
+            ]
+        );
     }
 
     #[test]
