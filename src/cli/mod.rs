@@ -245,6 +245,7 @@ fn check(config: &Config) -> anyhow::Result<Exit> {
         config.enabled_sources().count(),
         config.database.display()
     ))?;
+    let w = id_width(config.sources.iter().map(|s| s.id.as_str()));
     for s in &config.sources {
         let schedule = config.schedule_for(s);
         let next = match (s.enabled, schedule.next_after(now, tz)) {
@@ -253,7 +254,7 @@ fn check(config: &Config) -> anyhow::Result<Exit> {
             (true, None) => "never".to_owned(),
         };
         say(&format!(
-            "{:<14} {:<28} {:<14} {:<16} next {:<22} {}",
+            "{:<w$} {:<28} {:<14} {:<16} next {:<22} {}",
             s.id,
             truncate(&s.name, 28),
             truncate(&s.region, 14),
@@ -492,8 +493,9 @@ fn status(config: &Config, format: OutputFormat) -> anyhow::Result<Exit> {
             |t| t.with_timezone(&tz).format("%Y-%m-%d %H:%M").to_string(),
         )
     };
+    let w = id_width(rows.iter().map(|r| r.id.as_str()));
     let mut out = format!(
-        "{:<14} {:<16} {:>6} {:>8} {:>8} {:<16} {}\n",
+        "{:<w$} {:<16} {:>6} {:>8} {:>8} {:<16} {}\n",
         "SOURCE", "LAST FETCH", "STATUS", "ENTRIES", "FAILURES", "NEXT FETCH", "LAST ERROR"
     );
     for r in rows {
@@ -503,7 +505,7 @@ fn status(config: &Config, format: OutputFormat) -> anyhow::Result<Exit> {
             (true, true) => fmt_time(r.next_fetch),
         };
         out.push_str(&format!(
-            "{:<14} {:<16} {:>6} {:>8} {:>8} {:<16} {}\n",
+            "{:<w$} {:<16} {:>6} {:>8} {:>8} {:<16} {}\n",
             r.id,
             fmt_time(r.last_fetch),
             r.last_status
@@ -616,6 +618,11 @@ fn write_stdout(text: &str) -> anyhow::Result<()> {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
         _ => Ok(()),
     }
+}
+
+/// Width of a table's id column: the longest id (ids are never cut), at least 14.
+fn id_width<'a>(ids: impl Iterator<Item = &'a str>) -> usize {
+    ids.map(|id| id.chars().count()).max().unwrap_or(0).max(14)
 }
 
 fn truncate(s: &str, max: usize) -> String {

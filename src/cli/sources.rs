@@ -187,7 +187,17 @@ fn parse_url(text: &str, config_dir: &Path) -> Result<Url, SourcesError> {
         return Url::from_file_path(&path)
             .map_err(|()| SourcesError::new(format!("{text}: not a usable file path")));
     }
-    let with_scheme = if text.contains("://") {
+    // "example.org/news" and "localhost:8080/feed" get https; "javascript:…" or
+    // "mailto:…" keep their scheme, to be refused by name below.
+    let has_scheme = text.contains("://")
+        || text.split_once(':').is_some_and(|(scheme, rest)| {
+            scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+                && scheme
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-'))
+                && !rest.starts_with(|c: char| c.is_ascii_digit())
+        });
+    let with_scheme = if has_scheme {
         text.to_owned()
     } else {
         format!("https://{text}")
@@ -462,28 +472,33 @@ fn list(config: &Config, format: OutputFormat) -> anyhow::Result<Exit> {
         .collect();
     let text = match format {
         OutputFormat::Json => format!("{}\n", serde_json::to_string_pretty(&rows)?),
-        OutputFormat::Text => {
-            let mut out = format!(
-                "{:<14} {:<28} {:<14} {:<5} {:<16} {:<7} {}\n",
-                "ID", "NAME", "REGION", "LANG", "SCHEDULE", "ENABLED", "URL"
-            );
-            for r in &rows {
-                out.push_str(&format!(
-                    "{:<14} {:<28} {:<14} {:<5} {:<16} {:<7} {}\n",
-                    r.id,
-                    truncate(r.name, 28),
-                    truncate(r.region, 14),
-                    r.language.unwrap_or("-"),
-                    r.schedule,
-                    if r.enabled { "yes" } else { "no" },
-                    r.url
-                ));
-            }
-            out
-        }
+        OutputFormat::Text => list_table(&rows),
     };
     write_stdout(&text)?;
     Ok(Exit::Success)
+}
+
+/// The text table of `sources list`: one line per source, columns aligned however long
+/// an id is.
+fn list_table(rows: &[ListedSource<'_>]) -> String {
+    let w = super::id_width(rows.iter().map(|r| r.id));
+    let mut out = format!(
+        "{:<w$} {:<28} {:<14} {:<5} {:<16} {:<7} {}\n",
+        "ID", "NAME", "REGION", "LANG", "SCHEDULE", "ENABLED", "URL"
+    );
+    for r in rows {
+        out.push_str(&format!(
+            "{:<w$} {:<28} {:<14} {:<5} {:<16} {:<7} {}\n",
+            r.id,
+            truncate(r.name, 28),
+            truncate(r.region, 14),
+            r.language.unwrap_or("-"),
+            r.schedule,
+            if r.enabled { "yes" } else { "no" },
+            r.url
+        ));
+    }
+    out
 }
 
 /// After a saved edit: signal the daemon (`--reload`) or print the one-line hint.
@@ -546,7 +561,40 @@ mod tests {
             parse_url("file://feeds/a.xml", dir).unwrap().as_str(),
             "file:///etc/roundup/feeds/a.xml"
         );
+        assert_eq!(
+            parse_url("localhost:8080/feed", dir).unwrap().as_str(),
+            "https://localhost:8080/feed"
+        );
         assert!(parse_url("ftp://example.org/x", dir).is_err());
         assert!(parse_url("http://exa mple.org/", dir).is_err());
+        let err = parse_url("javascript:alert(1)", dir)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("scheme \"javascript\" is not supported"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_list_stays_aligned_with_a_long_id() {
+        let tags = Vec::new();
+        let row = |id| ListedSource {
+            id,
+            name: "Name",
+            url: "https://example.org/feed".to_owned(),
+            site: None,
+            region: "Central Asia",
+            language: None,
+            tags: &tags,
+            schedule: "*/30 * * * *",
+            enabled: true,
+        };
+        let table = list_table(&[row("a"), row("rus-azattyk-org-news")]);
+        let name_at: Vec<usize> = table
+            .lines()
+            .map(|l| l.find("Name").or(l.find("NAME")).unwrap())
+            .collect();
+        assert_eq!(name_at, [21, 21, 21], "{table}");
     }
 }
