@@ -646,6 +646,12 @@ fn search_finds_english_russian_and_persian_words() {
         .collect();
     assert_eq!(seed.len(), 1, "{found}");
     assert_eq!(seed[0]["also_reported_by"], 2, "{found}");
+    // KabulNow's link to the original carries utm_* parameters; links shown do not.
+    let url = seed[0]["url"].as_str().unwrap();
+    assert!(
+        url.starts_with("https://") && !url.contains("utm_"),
+        "{found}"
+    );
     assert!(
         seed[0]["snippet"].as_str().unwrap().contains("**"),
         "{found}"

@@ -32,7 +32,7 @@ pub struct SearchHit {
     pub source_name: String,
     /// Entry title.
     pub title: String,
-    /// Entry link.
+    /// Entry link, without tracking parameters.
     pub url: Option<String>,
     /// Publication time, when the feed gave one.
     pub published: Option<DateTime<Utc>>,
@@ -48,11 +48,15 @@ pub struct SearchHit {
 
 /// Turns what a user types into an FTS5 query that cannot be a syntax error: every word
 /// becomes a quoted phrase (so `-`, `:`, `"` and the like are plain text), a trailing `*`
-/// keeps prefix search, and a bare `OR` between words stays an OR. Words are ANDed.
+/// keeps prefix search, and a bare `OR` between words stays an OR. Words are ANDed, so
+/// a bare `AND` is dropped (not searched for as the word "and").
 /// `None` when nothing searchable is left.
 pub fn fts_query(text: &str) -> Option<String> {
     let mut parts: Vec<String> = Vec::new();
     for word in text.split_whitespace() {
+        if word == "AND" {
+            continue;
+        }
         if word == "OR" {
             if parts.last().is_some_and(|p| p != "OR") {
                 parts.push("OR".to_owned());
@@ -161,7 +165,10 @@ impl Store {
                 source: r.get(2)?,
                 source_name: r.get(3)?,
                 title: r.get(4)?,
-                url: r.get(5)?,
+                url: r
+                    .get::<_, Option<String>>(5)?
+                    .as_deref()
+                    .map(crate::dedup::canonical::without_tracking),
                 published: r.get::<_, Option<i64>>(6)?.map(from_ts),
                 first_seen: from_ts(r.get(7)?),
                 snippet: r.get(8)?,
@@ -225,6 +232,10 @@ mod tests {
         assert_eq!(fts_query("a-b:c").as_deref(), Some("\"a-b:c\""));
         assert_eq!(fts_query("say\"what").as_deref(), Some("\"say\"\"what\""));
         assert_eq!(fts_query("OR OR x OR").as_deref(), Some("\"x\""));
+        assert_eq!(
+            fts_query("Taliban AND SCO and").as_deref(),
+            Some("\"Taliban\" \"SCO\" \"and\"")
+        );
         assert_eq!(fts_query("  -- * "), None);
         assert_eq!(fts_query("طالبان").as_deref(), Some("\"طالبان\""));
     }
