@@ -36,12 +36,26 @@ pub fn decode_to_utf8<'a>(body: &'a [u8], http_charset: Option<&str>) -> Cow<'a,
         .and_then(|c| Encoding::for_label(c.trim().as_bytes()))
         .or_else(|| declared_encoding(body));
     match declared {
-        Some(encoding) if encoding != UTF_8 => {
+        Some(encoding) if encoding != UTF_8 && !utf8_despite_label(body, encoding) => {
             let (text, _, _) = encoding.decode(body);
             Cow::Owned(relabel_declaration(&text).into_bytes())
         }
         _ => utf8_relabelled(body, true),
     }
+}
+
+/// Whether `body`, labelled `encoding` (an 8-bit or multi-byte legacy one), is UTF-8
+/// all the same: valid UTF-8 with at least one multi-byte character. Hosts that add a
+/// default `charset=windows-1251` (or ISO-8859-1) to every response serve UTF-8 feeds
+/// under it, and a CMS template may declare its old encoding after a move to UTF-8.
+/// Text really in such an encoding is almost never valid UTF-8 once it has letters
+/// beyond ASCII: Cyrillic in Windows-1251 is bytes 0xC0–0xFF side by side, which UTF-8
+/// never allows. UTF-16 is left to its label (its bytes can be valid UTF-8 by chance).
+fn utf8_despite_label(body: &[u8], encoding: &'static Encoding) -> bool {
+    encoding != encoding_rs::UTF_16LE
+        && encoding != encoding_rs::UTF_16BE
+        && !body.is_ascii()
+        && std::str::from_utf8(body).is_ok()
 }
 
 /// UTF-8 (or undeclared) `body` as valid UTF-8, its declaration rewritten, so that no
@@ -366,6 +380,29 @@ mod tests {
         let out = decoded(&stray, None);
         assert!(out.contains("назначили нового губернатора"));
         assert!(out.ends_with('\u{FFFD}'));
+    }
+
+    #[test]
+    fn utf8_under_a_legacy_label_stays_utf8() {
+        let body =
+            "<?xml version=\"1.0\" encoding=\"windows-1251\"?><rss><t>Талибы в Кабуле</t></rss>";
+        for (http, why) in [
+            (Some("windows-1251"), "a host's default charset"),
+            (Some("ISO-8859-1"), "a PHP default"),
+            (None, "a template's old declaration"),
+        ] {
+            let out = decode_to_utf8(body.as_bytes(), http);
+            let text = std::str::from_utf8(&out).unwrap();
+            assert!(text.contains("Талибы в Кабуле"), "{why}: {text}");
+        }
+        // Real Windows-1251 under the same label still decodes as such.
+        let (cp1251, _, _) = encoding_rs::WINDOWS_1251.encode(body);
+        let out = decode_to_utf8(&cp1251, Some("windows-1251"));
+        assert!(
+            std::str::from_utf8(&out)
+                .unwrap()
+                .contains("Талибы в Кабуле")
+        );
     }
 
     #[test]
