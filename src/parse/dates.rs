@@ -211,6 +211,12 @@ mod tests {
         Utc.with_ymd_and_hms(y, mo, d, h, mi, s).unwrap()
     }
 
+    fn reads_as(cases: &[(&str, DateTime<Utc>)]) {
+        for &(text, want) in cases {
+            assert_eq!(parse_timestamp(text), Some(want), "{text}");
+        }
+    }
+
     /// feed-rs 3.0's own timestamp tests: replacing its parser loses none of them.
     #[test]
     fn what_feed_rs_reads_is_still_read() {
@@ -240,9 +246,7 @@ mod tests {
                 at(2024, 11, 26, 8, 30, 0),
             ),
         ];
-        for (text, want) in cases {
-            assert_eq!(parse_timestamp(text), Some(want), "{text}");
-        }
+        reads_as(&cases);
     }
 
     #[test]
@@ -262,9 +266,7 @@ mod tests {
             ("25.11.2024 10:00", at(2024, 11, 25, 10, 0, 0)),
             ("25.11.2024", at(2024, 11, 25, 0, 0, 0)),
         ];
-        for (text, want) in cases {
-            assert_eq!(parse_timestamp(text), Some(want), "{text}");
-        }
+        reads_as(&cases);
     }
 
     #[test]

@@ -1079,18 +1079,35 @@ mod tests {
         tx.commit().unwrap();
     }
 
+    /// Stores 40 unrelated stories of 60 words each.
+    fn store_fillers(store: &mut Store, store_item: &impl Fn(&mut Store, Item)) {
+        for i in 0..40 {
+            let text: Vec<String> = (0..60).map(|k| format!("w{i}x{k}")).collect();
+            store_item(
+                store,
+                item(&format!("f{i}"), &format!("filler {i}"), &text.join(" ")),
+            );
+        }
+    }
+
+    /// How many blocks of the stored runs a lookup of `bands` would read, all of them.
+    fn blocks_holding(store: &mut Store, bands: &[i64]) -> usize {
+        let tx = store.conn.transaction().unwrap();
+        let cache = BandCache::current(&mut store.bands, &tx).unwrap();
+        let mut lookup = cache.lookup(bands, 0);
+        let mut blocks = 0;
+        while lookup.read_next(&tx, 0).unwrap() {
+            blocks += 1;
+        }
+        blocks
+    }
+
     #[test]
     fn a_copy_that_verifies_closely_is_decided_without_reading_its_other_blocks() {
         let (mut store, policy, store_item) = store_with_source();
         // 40 unrelated stories and the SCO one, written out as one run: the SCO story's
         // 24 keys land in several of its blocks.
-        for i in 0..40 {
-            let text: Vec<String> = (0..60).map(|k| format!("w{i}x{k}")).collect();
-            store_item(
-                &mut store,
-                item(&format!("f{i}"), &format!("filler {i}"), &text.join(" ")),
-            );
-        }
+        store_fillers(&mut store, &store_item);
         store_item(&mut store, item("sco", "Russia wants Taliban at SCO", SCO));
         let sco = store.story_of("a", "sco").unwrap().unwrap();
         let copy = item(
@@ -1098,18 +1115,9 @@ mod tests {
             "Russia wants Taliban at SCO",
             &SCO.replace("Monday", "Sunday"),
         );
-        {
-            let tx = store.conn.transaction().unwrap();
-            let cache = BandCache::current(&mut store.bands, &tx).unwrap();
-            assert!(cache.fold(&tx, 0, 1).unwrap());
-            let mut lookup = cache.lookup(&copy.bands, 0);
-            let mut blocks = 0;
-            while lookup.read_next(&tx, 0).unwrap() {
-                blocks += 1;
-            }
-            assert!(blocks >= 3, "the copy's keys are in {blocks} blocks");
-            tx.commit().unwrap();
-        }
+        fold_bands(&mut store);
+        let blocks = blocks_holding(&mut store, &copy.bands);
+        assert!(blocks >= 3, "the copy's keys are in {blocks} blocks");
         let (found, reads) = match_counting_reads(&mut store, copy, policy);
         assert_eq!(found, Some(sco));
         assert_eq!(reads, 1);
@@ -1118,13 +1126,7 @@ mod tests {
     #[test]
     fn a_copy_close_to_a_later_report_of_its_story_is_decided_without_reading_its_other_blocks() {
         let (mut store, policy, store_item) = store_with_source();
-        for i in 0..40 {
-            let text: Vec<String> = (0..60).map(|k| format!("w{i}x{k}")).collect();
-            store_item(
-                &mut store,
-                item(&format!("f{i}"), &format!("filler {i}"), &text.join(" ")),
-            );
-        }
+        store_fillers(&mut store, &store_item);
         let more = " The deputy prime minister told the visiting delegation in Kabul \
             that transit through the northern provinces would be opened to Russian cargo \
             by spring, and that the energy ministry had agreed to a study of a power line \
@@ -1154,16 +1156,7 @@ mod tests {
             dedup::report_jaccard(&copy.shingles, "Shoigu: Taliban should attend SCO", SCO)
                 >= SURE_JACCARD
         );
-        let blocks = {
-            let tx = store.conn.transaction().unwrap();
-            let cache = BandCache::current(&mut store.bands, &tx).unwrap();
-            let mut lookup = cache.lookup(&copy.bands, 0);
-            let mut blocks = 0;
-            while lookup.read_next(&tx, 0).unwrap() {
-                blocks += 1;
-            }
-            blocks
-        };
+        let blocks = blocks_holding(&mut store, &copy.bands);
         assert!(blocks >= 3, "the copy's keys are in {blocks} blocks");
         let (found, reads) = match_counting_reads(&mut store, copy, policy);
         assert_eq!(found, Some(sco));
