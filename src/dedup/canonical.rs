@@ -91,13 +91,13 @@ pub fn without_tracking(link: &str) -> String {
     else {
         return link.to_owned();
     };
-    let key = |segment: &str| segment.split('=').next().unwrap_or("").to_owned();
-    if !query.split('&').any(|s| is_tracking(&key(s))) {
+    let tracking = |segment: &str| is_tracking(segment.split('=').next().unwrap_or(""));
+    if !query.split('&').any(tracking) {
         return link.to_owned();
     }
     let kept: Vec<&str> = query
         .split('&')
-        .filter(|s| !s.is_empty() && !is_tracking(&key(s)))
+        .filter(|s| !s.is_empty() && !tracking(s))
         .collect();
     let kept = kept.join("&");
     url.set_query((!kept.is_empty()).then_some(kept.as_str()));
