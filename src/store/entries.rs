@@ -1102,6 +1102,15 @@ mod tests {
         blocks
     }
 
+    /// `copy`, whose keys are in at least 3 blocks, joins `story` after reading one.
+    fn decided_in_one_read(store: &mut Store, copy: Item, policy: MatchPolicy, story: i64) {
+        let blocks = blocks_holding(store, &copy.bands);
+        assert!(blocks >= 3, "the copy's keys are in {blocks} blocks");
+        let (found, reads) = match_counting_reads(store, copy, policy);
+        assert_eq!(found, Some(story));
+        assert_eq!(reads, 1);
+    }
+
     #[test]
     fn a_copy_that_verifies_closely_is_decided_without_reading_its_other_blocks() {
         let (mut store, policy, store_item) = store_with_source();
@@ -1116,11 +1125,7 @@ mod tests {
             &SCO.replace("Monday", "Sunday"),
         );
         fold_bands(&mut store);
-        let blocks = blocks_holding(&mut store, &copy.bands);
-        assert!(blocks >= 3, "the copy's keys are in {blocks} blocks");
-        let (found, reads) = match_counting_reads(&mut store, copy, policy);
-        assert_eq!(found, Some(sco));
-        assert_eq!(reads, 1);
+        decided_in_one_read(&mut store, copy, policy, sco);
     }
 
     #[test]
@@ -1150,17 +1155,14 @@ mod tests {
             "Shoigu: Taliban should attend SCO",
             &SCO.replace("Monday", "Sunday"),
         );
-        let jaccard = |text: &str| dedup::report_jaccard(&copy.shingles, "", text);
-        assert!(jaccard(&original) < SURE_JACCARD, "{}", jaccard(&original));
-        assert!(
-            dedup::report_jaccard(&copy.shingles, "Shoigu: Taliban should attend SCO", SCO)
-                >= SURE_JACCARD
-        );
-        let blocks = blocks_holding(&mut store, &copy.bands);
-        assert!(blocks >= 3, "the copy's keys are in {blocks} blocks");
-        let (found, reads) = match_counting_reads(&mut store, copy, policy);
-        assert_eq!(found, Some(sco));
-        assert_eq!(reads, 1);
+        // Loose against the original (as stored, with its headline), close to the wire.
+        let to_original =
+            dedup::report_jaccard(&copy.shingles, "Russia wants Taliban at SCO", &original);
+        assert!(to_original < SURE_JACCARD, "{to_original}");
+        let to_wire =
+            dedup::report_jaccard(&copy.shingles, "Shoigu: Taliban should attend SCO", SCO);
+        assert!(to_wire >= SURE_JACCARD, "{to_wire}");
+        decided_in_one_read(&mut store, copy, policy, sco);
     }
 
     #[test]
