@@ -63,6 +63,8 @@ pub fn parse_feed_typed(
     }
     // HTML entities (`&nbsp;`) either fail the parse or survive as literal text; map
     // them up front. Atom 0.3 parses "successfully" as an empty feed; upgrade it first.
+    // Raw HTML in an RSS description is dropped by feed-rs, or fails the whole parse;
+    // wrap it in CDATA first.
     let prepared: Option<String> = std::str::from_utf8(&body).ok().and_then(|t| {
         let mut current: Option<String> = repair::drop_inner_declarations(t);
         if let Some(mapped) = repair::map_html_entities(current.as_deref().unwrap_or(t)) {
@@ -70,6 +72,9 @@ pub fn parse_feed_typed(
         }
         if let Some(upgraded) = repair::upgrade_atom03(current.as_deref().unwrap_or(t)) {
             current = Some(upgraded);
+        }
+        if let Some(wrapped) = repair::wrap_raw_markup(current.as_deref().unwrap_or(t)) {
+            current = Some(wrapped);
         }
         current
     });
@@ -163,6 +168,36 @@ mod tests {
         let err =
             parse_feed(b"\n  <html><head><title>x</title></head></html>", &url()).unwrap_err();
         assert!(matches!(err, ParseError::Html { feed: None }));
+    }
+
+    #[test]
+    fn raw_html_in_an_rss_description_is_read_as_html() {
+        // Well-formed raw markup (feed-rs alone keeps no text of it) and markup that is
+        // not well-formed XML (feed-rs alone rejects the whole feed).
+        let feed = "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>T</title>
+            <item><title>One</title><link>https://example.com/1</link>
+            <description><p>گروه تماس روسیه اعلام کرد</p></description></item>
+            <item><title>Two</title><link>https://example.com/2</link>
+            <description><p>Shops closed<br>on Monday</p></description></item>
+            </channel></rss>";
+        let parsed = parse_feed(feed.as_bytes(), &url()).unwrap();
+        let summaries: Vec<String> = parsed
+            .entries
+            .iter()
+            .map(|e| {
+                e.summary
+                    .as_ref()
+                    .map(|s| s.content.clone())
+                    .unwrap_or_default()
+            })
+            .collect();
+        assert_eq!(
+            summaries,
+            [
+                "<p>گروه تماس روسیه اعلام کرد</p>",
+                "<p>Shops closed<br>on Monday</p>"
+            ]
+        );
     }
 
     #[test]

@@ -168,6 +168,168 @@ pub fn drop_inner_declarations(text: &str) -> Option<String> {
     Some(out)
 }
 
+/// RSS elements whose text is HTML, and which feeds often fill with raw markup instead
+/// of escaped or CDATA-wrapped HTML, plus the title (plain text, but the same mistake).
+const HTML_TEXT_ELEMENTS: [&str; 3] = ["description", "content:encoded", "title"];
+
+/// An RSS document with the raw markup inside its `<description>`, `<content:encoded>`
+/// and `<title>` elements wrapped in CDATA, when any has some. Hand-made and plugin
+/// feeds write `<description><p>Text<br>more</p></description>`: well-formed, feed-rs
+/// keeps only the element's own text (here none, so the summary is lost); not
+/// well-formed (`<br>` never closed), the whole feed fails to parse. Browsers and
+/// most readers show such HTML. Inside the wrapped text, a CDATA section becomes
+/// escaped text, as XML reads it, and a stray `]]>` is split so that it cannot end the
+/// new section. Elements with only text, entities or CDATA are left as they are, so
+/// `None` (no copy) for a feed that escapes its HTML. Atom and JSON feeds are never
+/// changed: an Atom `type="xhtml"` element holds markup by design.
+pub fn wrap_raw_markup(text: &str) -> Option<String> {
+    if !is_rss(text) {
+        return None;
+    }
+    // One pass over the tags (`find(char)` is a memchr): each element of interest is
+    // read to its end tag, and CDATA sections and comments elsewhere are skipped.
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut pos = 0;
+    while let Some(i) = text[pos..].find('<') {
+        let tag = pos + i;
+        let here = &text[tag..];
+        if let Some(skip) = [("<![CDATA[", "]]>"), ("<!--", "-->")]
+            .into_iter()
+            .find(|(open, _)| here.starts_with(open))
+            .map(|(open, close)| {
+                here[open.len()..]
+                    .find(close)
+                    .map(|e| open.len() + e + close.len())
+            })
+        {
+            pos = tag + skip.unwrap_or(here.len());
+            continue;
+        }
+        pos = tag + 1;
+        let Some(name) = HTML_TEXT_ELEMENTS.into_iter().find(|name| {
+            here[1..]
+                .strip_prefix(name)
+                .is_some_and(|after| after.starts_with(|c: char| c == '>' || c.is_whitespace()))
+        }) else {
+            continue;
+        };
+        let Some(gt) = here.find('>') else {
+            break;
+        };
+        if here[..gt].ends_with('/') {
+            pos = tag + gt + 1;
+            continue;
+        }
+        let body_start = tag + gt + 1;
+        let Some((len, raw)) = element_body(&text[body_start..], name) else {
+            break;
+        };
+        pos = body_start + len;
+        if raw {
+            out.push_str(&text[copied..body_start]);
+            out.push_str("<![CDATA[");
+            push_as_cdata_text(&mut out, &text[body_start..body_start + len]);
+            out.push_str("]]>");
+            copied = body_start + len;
+        }
+    }
+    if copied == 0 {
+        return None;
+    }
+    out.push_str(&text[copied..]);
+    Some(out)
+}
+
+/// Whether the document's root element is RSS (0.9x, 2.0) or RSS 1.0's `rdf:RDF`.
+fn is_rss(text: &str) -> bool {
+    let mut rest = text.trim_start_matches('\u{feff}');
+    loop {
+        rest = rest.trim_start();
+        // A DOCTYPE's internal subset (`[…]`) holds declarations that end in `>`.
+        let doctype_close = if rest.starts_with("<!DOCTYPE")
+            && rest
+                .find('[')
+                .is_some_and(|i| rest.find('>').is_some_and(|j| i < j))
+        {
+            "]>"
+        } else {
+            ">"
+        };
+        let skipped = [("<?", "?>"), ("<!--", "-->"), ("<!", doctype_close)]
+            .into_iter()
+            .find(|(open, _)| rest.starts_with(open))
+            .map(|(open, close)| {
+                rest[open.len()..]
+                    .find(close)
+                    .map(|i| open.len() + i + close.len())
+            });
+        match skipped {
+            Some(Some(end)) => rest = &rest[end..],
+            Some(None) => return false,
+            None => break,
+        }
+    }
+    let name = rest
+        .strip_prefix('<')
+        .unwrap_or("")
+        .split(|c: char| c.is_whitespace() || c == '>' || c == '/')
+        .next()
+        .unwrap_or("");
+    name == "rss" || name.eq_ignore_ascii_case("rdf:RDF")
+}
+
+/// The length of the element `name`'s content at the start of `rest` (up to its end
+/// tag), and whether it holds a tag or comment outside CDATA sections. `None` when the
+/// end tag is missing.
+fn element_body(rest: &str, name: &str) -> Option<(usize, bool)> {
+    let mut raw = false;
+    let mut pos = 0;
+    loop {
+        let at = pos + rest[pos..].find('<')?;
+        let here = &rest[at..];
+        if here[1..]
+            .strip_prefix('/')
+            .and_then(|r| r.strip_prefix(name))
+            .is_some_and(|r| r.trim_start().starts_with('>'))
+        {
+            return Some((at, raw));
+        }
+        if let Some(section) = here.strip_prefix("<![CDATA[") {
+            pos = at + "<![CDATA[".len() + section.find("]]>")? + 3;
+            continue;
+        }
+        raw |= here[1..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || matches!(c, '/' | '!'));
+        pos = at + 1;
+    }
+}
+
+/// Appends `body` (raw markup, possibly with CDATA sections) as the content of a CDATA
+/// section: a CDATA section's text is escaped as HTML text, and any `]]>` is split.
+fn push_as_cdata_text(out: &mut String, body: &str) {
+    let mut rest = body;
+    while let Some(i) = rest.find("<![CDATA[") {
+        push_split_end(out, &rest[..i]);
+        let section = &rest[i + "<![CDATA[".len()..];
+        let end = section.find("]]>").unwrap_or(section.len());
+        let escaped = section[..end]
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        out.push_str(&escaped);
+        rest = section.get(end + 3..).unwrap_or("");
+    }
+    push_split_end(out, rest);
+}
+
+/// Appends `raw` with each `]]>` split across two CDATA sections.
+fn push_split_end(out: &mut String, raw: &str) {
+    out.push_str(&raw.replace("]]>", "]]]]><![CDATA[>"));
+}
+
 /// Atom 0.3 rewritten as Atom 1.0, when `text` is Atom 0.3.
 pub fn upgrade_atom03(text: &str) -> Option<String> {
     if !text.contains("http://purl.org/atom/ns#") {
@@ -502,5 +664,39 @@ mod tests {
         assert!(
             atom.contains("http://www.w3.org/2005/Atom") && atom.contains("<updated>x</updated>")
         );
+    }
+
+    #[test]
+    fn raw_html_in_rss_text_elements_is_wrapped_in_cdata() {
+        let feed = "<?xml version=\"1.0\"?>\n<!DOCTYPE rss [<!ENTITY x \"y\">]>\n\
+            <rss version=\"2.0\"><channel><title>T</title><item>\
+            <title>Traders <b>protest</b></title>\
+            <description><p>Shops closed<br>on Monday & <![CDATA[a < b]]> ]]> end</p></description>\
+            <media:description>kept <i>as is</i></media:description>\
+            <content:encoded><![CDATA[<p>already wrapped</p>]]></content:encoded>\
+            </item><item><title>Plain</title><description>&lt;p&gt;escaped&lt;/p&gt;</description>\
+            <description/></item></channel></rss>";
+        let wrapped = wrap_raw_markup(feed).unwrap();
+        assert!(wrapped.contains("<title><![CDATA[Traders <b>protest</b>]]></title>"));
+        assert!(wrapped.contains(
+            "<description><![CDATA[<p>Shops closed<br>on Monday & a &lt; b ]]]]><![CDATA[> end</p>]]></description>"
+        ), "{wrapped}");
+        // Not one of the elements, already CDATA, escaped, or empty: unchanged.
+        assert!(wrapped.contains("<media:description>kept <i>as is</i></media:description>"));
+        assert!(
+            wrapped
+                .contains("<content:encoded><![CDATA[<p>already wrapped</p>]]></content:encoded>")
+        );
+        assert!(
+            wrapped.contains("<description>&lt;p&gt;escaped&lt;/p&gt;</description><description/>")
+        );
+        // A feed that escapes its HTML is not copied; Atom is never touched.
+        let escaped = "<rss version=\"2.0\"><channel><item><description>&lt;p&gt;x&lt;/p&gt;\
+                       </description></item></channel></rss>";
+        assert_eq!(wrap_raw_markup(escaped), None);
+        let atom = "<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><title type=\"xhtml\">\
+                    <div xmlns=\"http://www.w3.org/1999/xhtml\"><b>x</b></div></title>\
+                    <description><p>y</p></description></entry></feed>";
+        assert_eq!(wrap_raw_markup(atom), None);
     }
 }

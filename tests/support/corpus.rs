@@ -38,6 +38,11 @@ pub const READABLE: &[(&str, &str, &str)] = &[
         "application/rss+xml",
         "Tashkent & Astana sign water deal: quotas < 2023 levels",
     ),
+    (
+        "raw-html.xml",
+        "application/rss+xml",
+        "Kabul traders <b>protest</b> new customs duties",
+    ),
 ];
 
 /// Files that must each become one clear error.
