@@ -128,10 +128,30 @@ fn parse_guarded(url: &Url, body: &[u8]) -> Result<Feed, ParseError> {
         .build();
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| parser.parse(body))) {
         Ok(Ok(feed)) => Ok(feed),
+        Ok(Err(feed_rs::parser::ParseFeedError::ParseError(
+            feed_rs::parser::ParseErrorKind::NoFeedRoot,
+        ))) => Err(ParseError::Invalid(no_feed_root(body))),
         Ok(Err(e)) => Err(ParseError::Invalid(e.to_string())),
         Err(_) => Err(ParseError::Invalid(
             "the XML reader failed on this document".into(),
         )),
+    }
+}
+
+/// Why feed-rs found no feed root in `body`: what the root element is when it is XML
+/// of another kind (a sitemap's `<urlset>`, an API's `<response>`), so that the error
+/// says what the URL serves.
+fn no_feed_root(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(4096)]);
+    match repair::root_element(&text) {
+        Some(name) if !matches!(name, "rss" | "feed" | "rdf:RDF" | "RDF") => {
+            let name: String = name.chars().take(40).collect();
+            format!(
+                "the document is XML with the root element <{name}>, not RSS, Atom or JSON Feed"
+            )
+        }
+        Some(name) => format!("<{name}> holds no channel or entries"),
+        None => "the body is neither XML nor JSON".to_owned(),
     }
 }
 
@@ -168,6 +188,24 @@ mod tests {
         let err =
             parse_feed(b"\n  <html><head><title>x</title></head></html>", &url()).unwrap_err();
         assert!(matches!(err, ParseError::Html { feed: None }));
+    }
+
+    #[test]
+    fn xml_that_is_not_a_feed_is_named_by_its_root_element() {
+        let sitemap = "<?xml version=\"1.0\"?>\n<!-- generated -->\n<urlset \
+                       xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\"><url><loc>https://example.com/</loc></url></urlset>";
+        assert_eq!(
+            parse_feed(sitemap.as_bytes(), &url())
+                .unwrap_err()
+                .to_string(),
+            "not a feed: the document is XML with the root element <urlset>, not RSS, Atom or JSON Feed"
+        );
+        assert_eq!(
+            parse_feed(b"GIF89a\x01\x00garbage", &url())
+                .unwrap_err()
+                .to_string(),
+            "not a feed: the body is neither XML nor JSON"
+        );
     }
 
     #[test]

@@ -243,6 +243,13 @@ pub fn wrap_raw_markup(text: &str) -> Option<String> {
 
 /// Whether the document's root element is RSS (0.9x, 2.0) or RSS 1.0's `rdf:RDF`.
 fn is_rss(text: &str) -> bool {
+    root_element(text).is_some_and(|name| name == "rss" || name.eq_ignore_ascii_case("rdf:RDF"))
+}
+
+/// The name of the document's root element: the first tag after the XML declaration,
+/// processing instructions, comments and the DOCTYPE. `None` when the text does not
+/// start with markup.
+pub fn root_element(text: &str) -> Option<&str> {
     let mut rest = text.trim_start_matches('\u{feff}');
     loop {
         rest = rest.trim_start();
@@ -266,17 +273,15 @@ fn is_rss(text: &str) -> bool {
             });
         match skipped {
             Some(Some(end)) => rest = &rest[end..],
-            Some(None) => return false,
+            Some(None) => return None,
             None => break,
         }
     }
     let name = rest
-        .strip_prefix('<')
-        .unwrap_or("")
+        .strip_prefix('<')?
         .split(|c: char| c.is_whitespace() || c == '>' || c == '/')
-        .next()
-        .unwrap_or("");
-    name == "rss" || name.eq_ignore_ascii_case("rdf:RDF")
+        .next()?;
+    (!name.is_empty()).then_some(name)
 }
 
 /// The length of the element `name`'s content at the start of `rest` (up to its end
