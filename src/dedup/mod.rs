@@ -84,18 +84,30 @@ fn with_words<T>(title: &str, text: &str, f: impl FnOnce(&[&str], usize) -> T) -
     f(&words, body_start)
 }
 
+/// A stored report that verified against an entry ([`similar_report`]).
+#[derive(Debug)]
+pub struct SimilarReport {
+    /// The score (the larger of Jaccard and containment) and the Jaccard similarity.
+    pub similar: (f64, f64),
+    /// The report's particulars.
+    pub particulars: Particulars,
+    /// The report's shingles (for [`Particulars::leads_apart`]).
+    pub shingles: Vec<u64>,
+}
+
 /// How similar a stored report is to an entry of these `shingles`
-/// ([`minhash::similar`]: score and Jaccard), and the report's [`Particulars`], when
-/// it is similar enough to verify. Normalises the report's text once; particulars are
-/// made only for reports that verify.
-pub fn similar_report(
-    shingles: &[u64],
-    title: &str,
-    text: &str,
-) -> Option<((f64, f64), Particulars)> {
+/// ([`minhash::similar`]: score and Jaccard), with the report's [`Particulars`] and
+/// shingles, when it is similar enough to verify. Normalises the report's text once;
+/// particulars are made only for reports that verify.
+pub fn similar_report(shingles: &[u64], title: &str, text: &str) -> Option<SimilarReport> {
     with_words(title, text, |words, body| {
-        let similar = minhash::similar(shingles, &minhash::shingles(words))?;
-        Some((similar, Particulars::of(words, body)))
+        let theirs = minhash::shingles(words);
+        let similar = minhash::similar(shingles, &theirs)?;
+        Some(SimilarReport {
+            similar,
+            particulars: Particulars::of(words, body),
+            shingles: theirs,
+        })
     })
 }
 

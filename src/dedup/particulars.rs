@@ -9,7 +9,21 @@ pub struct Particulars {
     figures: Figures,
     names: Names,
     headline_only: bool,
+    /// The shingles of the text's lead ([`LEAD_COMPARE_WORDS`]), sorted; empty when
+    /// the text is shorter than [`LEAD_MIN_TEXT_WORDS`].
+    lead: Vec<u64>,
 }
+
+/// Words of a text's opening compared by [`Particulars::leads_apart`]: about its first
+/// sentence or two, what a report is about.
+pub const LEAD_COMPARE_WORDS: usize = 25;
+/// Shortest text (in words, after the title) whose lead is compared: in a shorter one,
+/// the lead is most of the text, and a teaser is all lead.
+pub const LEAD_MIN_TEXT_WORDS: usize = 2 * LEAD_COMPARE_WORDS;
+/// Share of a lead's shingles found in the other text below which the lead is not in
+/// it. A copy keeps nearly all of them (a word changed costs three); two leads written
+/// apart share only stock phrases ("the taliban said", "on monday the").
+const LEAD_KEPT: f64 = 0.25;
 
 impl Particulars {
     /// The particulars of a normalised word sequence: the title's words, then the
@@ -25,7 +39,36 @@ impl Particulars {
                 .filter(|w| !title.contains(w))
                 .nth(super::OUTLET_MAX_WORDS)
                 .is_none(),
+            lead: if text.len() >= LEAD_MIN_TEXT_WORDS {
+                super::minhash::shingles(&text[..LEAD_COMPARE_WORDS])
+            } else {
+                Vec::new()
+            },
         }
+    }
+
+    /// Whether two reports share only what follows their leads: neither text keeps
+    /// the other's lead ([`LEAD_KEPT`]). `mine` and `theirs` are each text's whole
+    /// shingle set (title and text). Outlets reuse background paragraphs from one
+    /// report to the next ("The Trans-Afghan railway would run 760 km…" under a deal
+    /// signed in Tashkent, then under a pledge made in Astana), and two or three of them
+    /// make the shingles verify. A copy keeps its report's lead, even under a new
+    /// headline or with a line added above it, and a teaser is its article's lead; a
+    /// follow-up written anew on top of the old background ("death toll rises to 15")
+    /// is news of its own, and stays a story of its own too. `false` when either text
+    /// is too short to tell ([`LEAD_MIN_TEXT_WORDS`]).
+    pub fn leads_apart(&self, mine: &[u64], other: &Particulars, theirs: &[u64]) -> bool {
+        let kept = |lead: &[u64], text: &[u64]| {
+            let found = lead
+                .iter()
+                .filter(|s| text.binary_search(s).is_ok())
+                .count();
+            found as f64 >= LEAD_KEPT * lead.len() as f64
+        };
+        !self.lead.is_empty()
+            && !other.lead.is_empty()
+            && !kept(&self.lead, theirs)
+            && !kept(&other.lead, mine)
     }
 
     /// Whether the report is only its headline: its text adds at most
@@ -682,5 +725,39 @@ mod tests {
             )
             .headline_only()
         );
+    }
+
+    #[test]
+    fn reports_sharing_only_what_follows_their_leads_are_apart() {
+        let background = "The Trans-Afghan railway would run 760 kilometres from Termez on the \
+            Uzbek border through Mazar-i-Sharif and Kabul to Peshawar, giving the landlocked \
+            countries of Central Asia their shortest route to the sea. The project is estimated \
+            to cost about 4.8 billion dollars, and financing has not been found.";
+        let deal = format!(
+            "Uzbekistan and the Taliban signed an agreement in Tashkent on Monday to begin \
+             building the first section of the railway between Termez and Mazar-i-Sharif next \
+             spring, Uzbek officials said. {background}"
+        );
+        let pledge = format!(
+            "Kazakhstan will invest in a railway line from Torghundi to Herat, its foreign \
+             ministry said on Tuesday after talks with a visiting Taliban delegation in \
+             Astana. {background}"
+        );
+        let introduced = format!("This report first appeared on a partner wire service. {deal}");
+        let teaser = "Uzbekistan and the Taliban signed an agreement in Tashkent on Monday.";
+        let report = |title: &str, text: &str| {
+            (
+                entry_particulars(title, text),
+                crate::dedup::entry_shingles(title, text),
+            )
+        };
+        let (a, a_sh) = report("Uzbekistan and Taliban sign railway deal", &deal);
+        let (b, b_sh) = report("Kazakhstan pledges funds for Herat railway", &pledge);
+        let (c, c_sh) = report("Railway deal signed in Tashkent", &introduced);
+        let (d, d_sh) = report("Uzbekistan and Taliban sign railway deal", teaser);
+        assert!(a.leads_apart(&a_sh, &b, &b_sh) && b.leads_apart(&b_sh, &a, &a_sh));
+        // A line added above the lead, or a teaser: the lead is kept.
+        assert!(!a.leads_apart(&a_sh, &c, &c_sh) && !c.leads_apart(&c_sh, &a, &a_sh));
+        assert!(!a.leads_apart(&a_sh, &d, &d_sh));
     }
 }

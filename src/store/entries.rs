@@ -704,7 +704,18 @@ fn find_near_duplicate(
                 let within_hours = at.abs_diff(their_at) <= HEADLINE_MATCH_SECS;
                 // (score, Jaccard, their particulars, found by the headline alone)
                 let verified = match dedup::similar_report(&item.shingles, &title, &summary) {
-                    Some(((score, jaccard), theirs)) => Some((score, jaccard, theirs, false)),
+                    Some(report) => {
+                        let (score, jaccard) = report.similar;
+                        let mine = particulars.get_or_insert_with(|| {
+                            dedup::entry_particulars(&item.title, &item.summary)
+                        });
+                        if mine.leads_apart(&item.shingles, &report.particulars, &report.shingles) {
+                            // Only what follows the two leads is shared: background
+                            // paragraphs an outlet reuses under new reports.
+                            continue;
+                        }
+                        Some((score, jaccard, report.particulars, false))
+                    }
                     None if their_source != source_id && within_hours => {
                         let keys =
                             headline.get_or_insert_with(|| dedup::headline_keys(&item.title));
