@@ -282,7 +282,8 @@ fn feed_footer(feed: &Feed) -> Option<&str> {
     (to_plain_text(footer).split_whitespace().count() >= FOOTER_MIN_WORDS).then_some(footer)
 }
 
-/// The raw text an entry's summary is made from: its summary, else its content.
+/// The raw text an entry's summary is made from: its summary, else its content, else
+/// its media description.
 fn raw_summary(entry: &Entry) -> Option<&str> {
     entry
         .summary
@@ -291,6 +292,19 @@ fn raw_summary(entry: &Entry) -> Option<&str> {
         .filter(|s| !s.trim().is_empty())
         .or_else(|| entry.content.as_ref().and_then(|c| c.body.as_deref()))
         .filter(|s| !s.trim().is_empty())
+        .or_else(|| media_description(entry))
+}
+
+/// The first non-empty description of the entry's media (`<media:description>`, as
+/// video channels' feeds carry their text; iTunes summaries), for entries with no
+/// summary or content of their own.
+fn media_description(entry: &Entry) -> Option<&str> {
+    entry
+        .media
+        .iter()
+        .filter_map(|m| m.description.as_ref())
+        .map(|d| d.content.as_str())
+        .find(|d| !d.trim().is_empty())
 }
 
 fn normalize_entry(
@@ -324,6 +338,8 @@ fn normalize_entry(
         .map(|s| without_footer(&s.content))
         .filter(|s| !s.is_empty())
         .or_else(|| content_html.map(without_footer))
+        .or_else(|| media_description(entry).map(without_footer))
+        .filter(|s| !s.is_empty())
         .map(|s| truncate_chars(s, MAX_SUMMARY_CHARS))
         .unwrap_or_default();
     let mut title = entry
@@ -970,5 +986,24 @@ mod tests {
             Some("https://other.example.org/news/story/1")
         );
         assert_eq!(got[0].entry_key, "id:urn:e1");
+    }
+
+    #[test]
+    fn a_video_feed_s_media_description_is_the_summary() {
+        let got = items(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom" xmlns:media="http://search.yahoo.com/mrss/">
+<title>TOLOnews</title><id>yt:channel:UC1</id><updated>2024-11-26T10:00:00Z</updated>
+<entry><id>yt:video:abc</id><title>6pm News</title><updated>2024-11-26T10:00:00Z</updated>
+<link rel="alternate" href="https://www.youtube.com/watch?v=abc"/>
+<media:group><media:title>6pm News</media:title>
+<media:content url="https://www.youtube.com/v/abc?version=3" type="application/x-shockwave-flash"/>
+<media:description>In tonight's bulletin: flash floods in Badakhshan kill seven.</media:description>
+</media:group></entry>
+</feed>"#,
+        );
+        assert_eq!(
+            got[0].summary,
+            "In tonight's bulletin: flash floods in Badakhshan kill seven."
+        );
     }
 }
