@@ -303,7 +303,20 @@ async fn email_digest_arrives_with_both_parts_and_failed_sends_are_retried() {
         assert!(msg.contains("Content-Type: text/plain"), "{msg}");
         assert!(msg.contains("Content-Type: text/html"), "{msg}");
         assert!(msg.contains("To: reader@example.org"));
+        let id = msg
+            .lines()
+            .find_map(|l| l.strip_prefix("Message-ID: "))
+            .unwrap_or_else(|| panic!("no Message-ID: {msg}"));
+        assert!(
+            id.starts_with("<roundup.") && id.ends_with("@example.org>"),
+            "{id}"
+        );
     }
+    let ids: Vec<&str> = [&first, &second]
+        .iter()
+        .filter_map(|m| m.lines().find(|l| l.starts_with("Message-ID: ")))
+        .collect();
+    assert_ne!(ids[0], ids[1], "each message has its own id");
     assert!(
         first.contains("Tue 26 Nov 2024"),
         "the failed digest goes first"

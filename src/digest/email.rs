@@ -66,10 +66,30 @@ fn password(p: &Password) -> Result<Option<String>, EmailError> {
     }
 }
 
+/// A `Message-ID` for one attempt to send `mail`: its digest date, its outbox row, and
+/// a hash of the time and process (outbox rows are reused once sent), at the sender's
+/// domain. Mail services mark or refuse mail without one, and some relays add none.
+fn message_id(mail: &QueuedEmail, domain: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let unique = xxhash_rust::xxh3::xxh3_64(
+        format!("{nanos}.{}.{}", std::process::id(), mail.id).as_bytes(),
+    );
+    format!(
+        "<roundup.{}.{}.{unique:016x}@{domain}>",
+        mail.digest_date, mail.id
+    )
+}
+
 fn message(config: &EmailConfig, mail: &QueuedEmail) -> Result<Message, EmailError> {
     let bad = |e: &dyn std::fmt::Display| EmailError::Message(e.to_string());
     let from: Mailbox = config.from.parse().map_err(|e| bad(&e))?;
-    let mut builder = Message::builder().from(from).subject(mail.subject.clone());
+    let message_id = message_id(mail, from.email.domain());
+    let mut builder = Message::builder()
+        .message_id(Some(message_id))
+        .from(from)
+        .subject(mail.subject.clone());
     for to in &config.to {
         builder = builder.to(to.parse().map_err(|e| bad(&e))?);
     }
