@@ -107,7 +107,19 @@ async fn a_trickling_server_hits_the_whole_request_timeout() {
         while let Ok((mut sock, _)) = listener.accept().await {
             tokio::spawn(async move {
                 let mut buf = [0u8; 2048];
-                let _ = sock.read(&mut buf).await;
+                let n = sock.read(&mut buf).await.unwrap_or(0);
+                let request = String::from_utf8_lossy(&buf[..n]);
+                if request.starts_with("GET /cut ") {
+                    // 20 bytes of 100 000, then the connection closes.
+                    let cut = "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: 100000\r\n\r\n<rss version=\"2.0\"> ";
+                    let _ = sock.write_all(cut.as_bytes()).await;
+                    return;
+                }
+                if request.starts_with("GET /badgzip ") {
+                    let bad = "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Encoding: gzip\r\nContent-Length: 20\r\n\r\n<rss version=\"2.0\"> ";
+                    let _ = sock.write_all(bad.as_bytes()).await;
+                    return;
+                }
                 let head = "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: 100000\r\n\r\n<rss version=\"2.0\">";
                 if sock.write_all(head.as_bytes()).await.is_err() {
                     return;
@@ -131,6 +143,8 @@ async fn a_trickling_server_hits_the_whole_request_timeout() {
         "timeout = \"2s\"",
         &[
             source("trickle", &format!("http://{addr}/feed")),
+            source("cut", &format!("http://{addr}/cut")),
+            source("badgzip", &format!("http://{addr}/badgzip")),
             source("refused", &format!("http://127.0.0.1:{closed}/feed")),
             // A name that cannot resolve (reserved TLD: the lookup fails locally).
             source("nxdomain", "http://feeds.roundup-test.invalid/feed"),
@@ -141,6 +155,21 @@ async fn a_trickling_server_hits_the_whole_request_timeout() {
     match outcome(&report, "trickle") {
         SourceOutcome::Failed { error, .. } => assert_eq!(error, "timed out after 2s"),
         other => panic!("{other:?}"),
+    }
+    for (id, want) in [
+        (
+            "cut",
+            "request failed: the server closed the connection before the whole body arrived",
+        ),
+        (
+            "badgzip",
+            "request failed: the body is not in the compression its Content-Encoding names (Invalid gzip header)",
+        ),
+    ] {
+        match outcome(&report, id) {
+            SourceOutcome::Failed { error, .. } => assert_eq!(error, want),
+            other => panic!("{other:?}"),
+        }
     }
     match outcome(&report, "refused") {
         SourceOutcome::Failed { error, .. } => {

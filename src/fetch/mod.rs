@@ -288,6 +288,11 @@ impl Fetcher {
             return FetchError::Timeout(self.timeout);
         }
         let chain = error_chain(&e);
+        if (e.is_body() || e.is_decode())
+            && let Some(plain) = body_failure(&chain)
+        {
+            return FetchError::Http(plain);
+        }
         if e.is_redirect() {
             FetchError::Redirect(chain)
         } else if e.is_connect() {
@@ -332,6 +337,24 @@ fn header(response: &reqwest::Response, name: reqwest::header::HeaderName) -> Op
         .get(name)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
+}
+
+/// What went wrong while reading a body, in words, for the two failures servers cause
+/// most: a connection closed before `Content-Length` bytes came (hyper: "end of file
+/// before message length reached"), and a body that is not in the compression its
+/// `Content-Encoding` names (flate2: "Invalid gzip header", "corrupt deflate stream").
+fn body_failure(chain: &str) -> Option<String> {
+    if chain.contains("end of file before message length reached")
+        || chain.contains("connection closed before message completed")
+    {
+        return Some("the server closed the connection before the whole body arrived".into());
+    }
+    let lower = chain.to_ascii_lowercase();
+    let cause = chain.rsplit(": ").next().unwrap_or(chain);
+    ["gzip", "deflate", "brotli", "zstd", "decompress"]
+        .iter()
+        .any(|c| lower.contains(c))
+        .then(|| format!("the body is not in the compression its Content-Encoding names ({cause})"))
 }
 
 /// The error and its sources on one line, without reqwest's repeated URL noise.
