@@ -194,15 +194,7 @@ pub fn wrap_raw_markup(text: &str) -> Option<String> {
     while let Some(i) = text[pos..].find('<') {
         let tag = pos + i;
         let here = &text[tag..];
-        if let Some(skip) = [("<![CDATA[", "]]>"), ("<!--", "-->")]
-            .into_iter()
-            .find(|(open, _)| here.starts_with(open))
-            .map(|(open, close)| {
-                here[open.len()..]
-                    .find(close)
-                    .map(|e| open.len() + e + close.len())
-            })
-        {
+        if let Some(skip) = section_len(here, &[("<![CDATA[", "]]>"), ("<!--", "-->")]) {
             pos = tag + skip.unwrap_or(here.len());
             continue;
         }
@@ -241,6 +233,17 @@ pub fn wrap_raw_markup(text: &str) -> Option<String> {
     Some(out)
 }
 
+/// When `here` starts with the opener of one of `sections` (opener, closer), the length
+/// of that section up to and including its closer; `Some(None)` when it never closes.
+fn section_len(here: &str, sections: &[(&str, &str)]) -> Option<Option<usize>> {
+    let (open, close) = sections.iter().find(|(open, _)| here.starts_with(open))?;
+    Some(
+        here[open.len()..]
+            .find(close)
+            .map(|i| open.len() + i + close.len()),
+    )
+}
+
 /// Whether the document's root element is RSS (0.9x, 2.0) or RSS 1.0's `rdf:RDF`.
 fn is_rss(text: &str) -> bool {
     root_element(text).is_some_and(|name| name == "rss" || name.eq_ignore_ascii_case("rdf:RDF"))
@@ -263,15 +266,10 @@ pub fn root_element(text: &str) -> Option<&str> {
         } else {
             ">"
         };
-        let skipped = [("<?", "?>"), ("<!--", "-->"), ("<!", doctype_close)]
-            .into_iter()
-            .find(|(open, _)| rest.starts_with(open))
-            .map(|(open, close)| {
-                rest[open.len()..]
-                    .find(close)
-                    .map(|i| open.len() + i + close.len())
-            });
-        match skipped {
+        match section_len(
+            rest,
+            &[("<?", "?>"), ("<!--", "-->"), ("<!", doctype_close)],
+        ) {
             Some(Some(end)) => rest = &rest[end..],
             Some(None) => return None,
             None => break,
@@ -391,13 +389,9 @@ pub fn escape_stray_markup(text: &str) -> Option<String> {
             continue;
         }
         // Sections copied verbatim, up to and including their end marker.
-        let verbatim = [("<![CDATA[", "]]>"), ("<!--", "-->"), ("<?", "?>")]
-            .into_iter()
-            .find(|(open, _)| here.starts_with(open));
-        if let Some((open, close)) = verbatim {
-            let end = here[open.len()..]
-                .find(close)
-                .map_or(here.len(), |i| open.len() + i + close.len());
+        if let Some(len) = section_len(here, &[("<![CDATA[", "]]>"), ("<!--", "-->"), ("<?", "?>")])
+        {
+            let end = len.unwrap_or(here.len());
             out.push_str(&here[..end]);
             rest = &here[end..];
             continue;
