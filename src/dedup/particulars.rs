@@ -23,7 +23,7 @@ pub const LEAD_MIN_TEXT_WORDS: usize = 2 * LEAD_COMPARE_WORDS;
 /// Share of a lead's shingles found in the other text below which the lead is not in
 /// it. A copy keeps nearly all of them (a word changed costs three); two leads written
 /// apart share only stock phrases ("the taliban said", "on monday the").
-const LEAD_KEPT: f64 = 0.25;
+pub const LEAD_KEPT: f64 = 0.25;
 
 impl Particulars {
     /// The particulars of a normalised word sequence: the title's words, then the
