@@ -728,6 +728,7 @@ mod tests {
     /// An in-memory database with every migration applied.
     fn migrated() -> Connection {
         let mut conn = Connection::open_in_memory().unwrap();
+        super::super::migrate::register_functions(&conn).unwrap();
         super::super::migrate::migrations()
             .to_latest(&mut conn)
             .unwrap();

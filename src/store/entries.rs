@@ -535,10 +535,10 @@ fn upsert_entry<'a>(
         }
     };
     let mut add_key = tx.prepare_cached(
-        "INSERT INTO story_keys (kind, key, story_id) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+        "INSERT INTO story_key_hashes (hash, story_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
     )?;
-    for (kind, key) in story_keys(item) {
-        add_key.execute(params![kind.as_str(), key, story_id])?;
+    for hash in story_keys(item) {
+        add_key.execute(params![hash, story_id])?;
     }
     lsh.cache.add(tx, &item.bands, story_id, held.as_deref())
 }
@@ -784,21 +784,22 @@ fn find_near_duplicate(
     }))
 }
 
-fn story_keys(item: &Item) -> impl Iterator<Item = (KeyKind, &str)> {
+/// The hashes of `item`'s exact keys, as stored in `story_key_hashes` (migration 0015).
+fn story_keys(item: &Item) -> impl Iterator<Item = i64> {
     let url = item.canonical_url.as_deref().map(|k| (KeyKind::Url, k));
     let text = item.text_fingerprint.as_deref().map(|k| (KeyKind::Text, k));
-    url.into_iter().chain(text)
+    url.into_iter()
+        .chain(text)
+        .map(|(kind, key)| dedup::key_hash(kind.as_str(), key))
 }
 
 /// Every story sharing an exact key with `item`, oldest first.
 fn find_stories(tx: &Connection, item: &Item) -> Result<Vec<i64>> {
-    let mut stmt =
-        tx.prepare_cached("SELECT story_id FROM story_keys WHERE kind = ?1 AND key = ?2")?;
+    let mut stmt = tx.prepare_cached("SELECT story_id FROM story_key_hashes WHERE hash = ?1")?;
     let mut found = Vec::new();
-    for (kind, key) in story_keys(item) {
-        let ids = stmt.query_map(params![kind.as_str(), key], |r| r.get::<_, i64>(0))?;
-        for id in ids {
-            found.push(id?);
+    for hash in story_keys(item) {
+        if let Some(id) = stmt.query_row([hash], |r| r.get::<_, i64>(0)).optional()? {
+            found.push(id);
         }
     }
     found.sort_unstable();
@@ -832,14 +833,15 @@ fn merge_stories(tx: &Connection, lsh: &mut Lsh<'_>, target: i64, others: &[i64]
         }
         tx.prepare_cached("UPDATE entries SET story_id = ?1 WHERE story_id = ?2")?
             .execute(params![survivor, old])?;
-        tx.prepare_cached("UPDATE OR IGNORE story_keys SET story_id = ?1 WHERE story_id = ?2")?
+        // One scan: the hashed keys have no story_id index (migration 0015), which a
+        // copy's write would pay for on every entry to serve this rare fold.
+        tx.prepare_cached("UPDATE story_key_hashes SET story_id = ?1 WHERE story_id = ?2")?
             .execute(params![survivor, old])?;
         tx.prepare_cached(
             "UPDATE stories SET first_seen = min(first_seen, (SELECT first_seen FROM stories WHERE id = ?2))
              WHERE id = ?1",
         )?
         .execute(params![survivor, old])?;
-        // Keys left behind were duplicates of the survivor's; the cascade drops them.
         tx.prepare_cached("DELETE FROM stories WHERE id = ?1")?
             .execute([old])?;
     }
@@ -1015,7 +1017,7 @@ mod tests {
         let lookups = |store: &Store| {
             store
                 .conn
-                .prepare_cached("SELECT story_id FROM story_keys WHERE kind = ?1 AND key = ?2")
+                .prepare_cached("SELECT story_id FROM story_key_hashes WHERE hash = ?1")
                 .unwrap()
                 .get_status(StatementStatus::Run)
         };

@@ -1,6 +1,8 @@
 //! Embeds `migrations/NNNN_*.sql` and applies them in order, tracked by SQLite's
 //! `user_version` (rusqlite_migration). Append-only: add a file, never edit one.
 
+use rusqlite::Connection;
+use rusqlite::functions::FunctionFlags;
 use rusqlite_migration::{M, Migrations};
 
 const MIGRATIONS: &[M<'static>] = &[
@@ -20,11 +22,31 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../migrations/0012_band_blocks.sql")),
     M::up(include_str!("../../migrations/0013_body_hash.sql")),
     M::up(include_str!("../../migrations/0014_entry_hashes.sql")),
+    M::up(include_str!("../../migrations/0015_story_key_hashes.sql")),
 ];
 
 /// The schema migrations, in order.
 pub(crate) fn migrations() -> Migrations<'static> {
     Migrations::from_slice(MIGRATIONS)
+}
+
+/// SQL functions the migrations call, registered on every connection before they run:
+/// `roundup_key_hash(kind, key)` is [`crate::dedup::key_hash`] (migration 0015 hashes
+/// the stored exact keys with it).
+///
+/// # Errors
+/// When SQLite refuses the registration.
+pub(crate) fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
+    conn.create_scalar_function(
+        "roundup_key_hash",
+        2,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            let kind: String = ctx.get(0)?;
+            let key: String = ctx.get(1)?;
+            Ok(crate::dedup::key_hash(&kind, &key))
+        },
+    )
 }
 
 /// Number of migrations shipped (the `user_version` of an up-to-date database).
@@ -34,10 +56,17 @@ pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
 mod tests {
     use super::*;
 
+    /// A bare connection with the functions the migrations call (what `Store::open`
+    /// registers). `Migrations::validate` cannot be used: its connection has none.
+    fn connection() -> Connection {
+        let conn = Connection::open_in_memory().unwrap();
+        register_functions(&conn).unwrap();
+        conn
+    }
+
     #[test]
     fn migrations_are_valid_and_set_user_version() {
-        migrations().validate().unwrap();
-        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        let mut conn = connection();
         migrations().to_latest(&mut conn).unwrap();
         let v: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
@@ -47,7 +76,7 @@ mod tests {
 
     #[test]
     fn fetch_state_keeps_its_validators_and_knows_no_body_after_0013() {
-        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        let mut conn = connection();
         migrations().to_version(&mut conn, 12).unwrap();
         conn.execute_batch(
             "INSERT INTO sources (id, url, name, region, added_at)
@@ -70,8 +99,47 @@ mod tests {
     }
 
     #[test]
+    fn exact_keys_carry_over_as_the_hashes_the_writer_looks_up() {
+        let mut conn = connection();
+        migrations().to_version(&mut conn, 14).unwrap();
+        conn.execute_batch(
+            "INSERT INTO stories (id, first_seen) VALUES (1, 0), (2, 0);
+             INSERT INTO story_keys (kind, key, story_id) VALUES
+                 ('url', 'https://a.example/1', 1),
+                 ('text', 'f1', 2),
+                 ('url', 'https://b.example/2', 2),
+                 ('url', 'https://b.example/2', 1);",
+        )
+        .unwrap();
+        migrations().to_latest(&mut conn).unwrap();
+        let story = |kind: &str, key: &str| -> Option<i64> {
+            conn.query_row(
+                "SELECT story_id FROM story_key_hashes WHERE hash = ?1",
+                [crate::dedup::key_hash(kind, key)],
+                |r| r.get(0),
+            )
+            .ok()
+        };
+        assert_eq!(story("url", "https://a.example/1"), Some(1));
+        assert_eq!(story("text", "f1"), Some(2));
+        // A key two stories held goes to the oldest.
+        assert_eq!(story("url", "https://b.example/2"), Some(1));
+        // The kind is part of the key: a URL is not a fingerprint.
+        assert_eq!(story("text", "https://a.example/1"), None);
+        let (rows, old_table): (i64, i64) = conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM story_key_hashes),
+                        (SELECT count(*) FROM sqlite_schema WHERE name = 'story_keys')",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((rows, old_table), (3, 0));
+    }
+
+    #[test]
     fn band_keys_carry_over_to_the_compact_index() {
-        let mut conn = rusqlite::Connection::open_in_memory().unwrap();
+        let mut conn = connection();
         migrations().to_version(&mut conn, 7).unwrap();
         conn.execute_batch(
             "INSERT INTO stories (id, first_seen) VALUES (1, 0), (2, 0);

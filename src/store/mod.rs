@@ -182,6 +182,7 @@ impl Store {
         // Checkpoint the WAL every ~40 MiB instead of every 4 MiB: a large fetch cycle
         // then costs a few checkpoints (each an fsync and random writes), not one per feed.
         conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)?;
+        migrate::register_functions(conn)?;
         Ok(())
     }
 

@@ -208,6 +208,11 @@ impl Store {
                 orphan.execute([story])?;
             }
         }
+        // The deleted stories' exact keys (no cascade: see migration 0015), in one scan.
+        tx.execute(
+            "DELETE FROM story_key_hashes WHERE story_id NOT IN (SELECT id FROM stories)",
+            [],
+        )?;
         tx.execute("DELETE FROM fetch_state WHERE source_id = ?1", [source_id])?;
         tx.execute("DELETE FROM sources WHERE id = ?1", [source_id])?;
         tx.commit()?;
