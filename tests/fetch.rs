@@ -198,6 +198,14 @@ async fn http_errors_stay_with_their_source() {
         .respond_with(ResponseTemplate::new(500))
         .mount(&server)
         .await;
+    Mock::given(path("/retired"))
+        .respond_with(ResponseTemplate::new(410))
+        .mount(&server)
+        .await;
+    Mock::given(path("/members"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&server)
+        .await;
     let uri = server.uri();
     let h = Harness::new(
         "",
@@ -205,14 +213,38 @@ async fn http_errors_stay_with_their_source() {
             source("missing", &format!("{uri}/missing")),
             source("good", &format!("{uri}/ok")),
             source("broken", &format!("{uri}/broken")),
+            source("retired", &format!("{uri}/retired")),
+            source("members", &format!("{uri}/members")),
         ],
     );
     let report = h.cycle().await;
-    assert_eq!(report.failed(), 2);
+    assert_eq!(report.failed(), 4);
+    // Where the user has something to do, the line says what.
     match outcome(&report, "missing") {
         SourceOutcome::Failed { status, error, .. } => {
             assert_eq!(*status, Some(404));
-            assert_eq!(error, "HTTP 404 Not Found");
+            assert!(
+                error.starts_with("HTTP 404 Not Found: nothing at this address")
+                    && error.contains("roundup sources add"),
+                "{error}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    match outcome(&report, "retired") {
+        SourceOutcome::Failed { error, .. } => assert_eq!(
+            error,
+            "HTTP 410 Gone: the server says the feed is gone for good; remove the source \
+             or give it a new URL"
+        ),
+        other => panic!("{other:?}"),
+    }
+    match outcome(&report, "members") {
+        SourceOutcome::Failed { error, .. } => {
+            assert!(
+                error.ends_with("asks for a login, and roundup sends none"),
+                "{error}"
+            );
         }
         other => panic!("{other:?}"),
     }

@@ -88,8 +88,9 @@ pub struct Fetched {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FetchError {
-    /// The server answered with a non-success status.
-    #[error("HTTP {status}{}", retry_after.map(|t| format!(" (Retry-After: not before {})", t.format("%Y-%m-%d %H:%M:%S UTC"))).unwrap_or_default())]
+    /// The server answered with a non-success status. The line says what the status
+    /// means for the source when that is more than "failed" ([`status_hint`]).
+    #[error("HTTP {status}{}{}", status_hint(*status).map(|h| format!(": {h}")).unwrap_or_default(), retry_after.map(|t| format!(" (Retry-After: not before {})", t.format("%Y-%m-%d %H:%M:%S UTC"))).unwrap_or_default())]
     Status {
         /// The status returned.
         status: StatusCode,
@@ -122,6 +123,25 @@ pub enum FetchError {
         /// The IO error.
         source: std::io::Error,
     },
+}
+
+/// What a failing status means for the source, where a user would act on it (a feed
+/// gone for good, a login asked for, a block) rather than wait for the next try.
+pub fn status_hint(status: StatusCode) -> Option<&'static str> {
+    Some(match status.as_u16() {
+        401 | 407 => "the server asks for a login, and roundup sends none",
+        403 => "the server refuses roundup (it may block feed readers or this network)",
+        404 => {
+            "nothing at this address; if the feed moved, `roundup sources add` with the \
+             site's address finds where it is now"
+        }
+        410 => {
+            "the server says the feed is gone for good; remove the source or give it a \
+             new URL"
+        }
+        451 => "the server withholds it for legal reasons (blocked where it is served)",
+        _ => return None,
+    })
 }
 
 impl FetchError {
