@@ -323,3 +323,39 @@ async fn email_digest_arrives_with_both_parts_and_failed_sends_are_retried() {
     );
     assert!(second.contains("Wed 27 Nov 2024"));
 }
+
+#[tokio::test]
+async fn a_quiet_day_is_not_mailed_but_a_failing_source_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let (port, mut inbox) = smtp_sink().await;
+    let config = config(
+        dir.path(),
+        &format!(
+            "[digest.email]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\nfrom = \"roundup <digest@example.org>\"\nto = [\"reader@example.org\"]\n"
+        ),
+    );
+    let store = roundup::pipeline::SharedStore::new(fixture_store(&config));
+    // A month after the fixtures were fetched: nothing new, every source healthy.
+    let later = fetched_at() + chrono::Duration::days(30);
+    let window = Window::ending(
+        later,
+        std::time::Duration::from_secs(86_400),
+        config.fetch.timezone,
+    );
+    let mut d = digest::build(&store.lock(), &config, window, later).unwrap();
+    assert_eq!(d.story_count(), 0);
+    let email = config.digest.email.as_ref().unwrap();
+    assert_eq!(digest::email::deliver(email, &store, &d).await, 0);
+    assert!(store.lock().queued_emails().unwrap().is_empty());
+    // No stories because a source fails: that is news to the reader.
+    d.failing_sources = vec![(
+        "afintl".to_owned(),
+        "HTTP 410 Gone: the server says the feed is gone for good".to_owned(),
+    )];
+    assert_eq!(digest::email::deliver(email, &store, &d).await, 1);
+    let msg = inbox.recv().await.unwrap();
+    assert!(
+        msg.contains("afintl") && msg.contains("HTTP 410 Gone"),
+        "{msg}"
+    );
+}

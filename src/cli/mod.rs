@@ -354,6 +354,9 @@ async fn run_once(config: &Config) -> anyhow::Result<Exit> {
     if let Some(email) = &config.digest.email {
         let shared = SharedStore::new(store);
         let sent = digest::email::deliver(email, &shared, &built).await;
+        if !built.worth_mailing() {
+            say("no stories and no failing source: the digest is not mailed")?;
+        }
         say(&format!(
             "emailed {sent} digest(s) to {}",
             email.to.join(", ")

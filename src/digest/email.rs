@@ -136,18 +136,25 @@ pub async fn send(config: &EmailConfig, mail: &QueuedEmail) -> Result<(), EmailE
     Ok(())
 }
 
-/// Queues `digest` and then sends everything in the outbox, oldest first. A failure
-/// is logged and recorded; the email stays queued for the next digest. Returns how many
-/// emails were sent.
+/// Queues `digest` (unless it is not [worth mailing](Digest::worth_mailing)) and then
+/// sends everything in the outbox, oldest first. A failure is logged and recorded; the
+/// email stays queued for the next digest. Returns how many emails were sent.
 pub async fn deliver(config: &EmailConfig, store: &SharedStore, digest: &Digest) -> usize {
     let date = digest.window.date.format("%Y-%m-%d").to_string();
-    let (subject, text, html) = (
-        subject(digest),
-        MarkdownRenderer.render(digest),
-        HtmlRenderer.render(digest),
-    );
+    let mail = digest.worth_mailing().then(|| {
+        (
+            subject(digest),
+            MarkdownRenderer.render(digest),
+            HtmlRenderer.render(digest),
+        )
+    });
+    if mail.is_none() {
+        info!(digest_date = %date, "no stories and no failing source: the digest is not mailed");
+    }
     let queued = with_store(store, move |s| {
-        s.queue_email(&date, &subject, &text, &html, chrono::Utc::now())?;
+        if let Some((subject, text, html)) = mail {
+            s.queue_email(&date, &subject, &text, &html, chrono::Utc::now())?;
+        }
         s.queued_emails()
     })
     .await;

@@ -184,6 +184,13 @@ impl Digest {
     pub fn folded_count(&self) -> usize {
         self.stories().map(|s| s.also_reported_by.len()).sum()
     }
+
+    /// Whether the digest is worth an email: it has a story, or a source is failing
+    /// (a reader whose every source fails is told so). A quiet day with every source
+    /// healthy mails nothing; the files are written all the same.
+    pub fn worth_mailing(&self) -> bool {
+        self.story_count() > 0 || !self.failing_sources.is_empty()
+    }
 }
 
 /// Renders a digest in one format. Pure.
