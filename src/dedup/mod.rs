@@ -211,7 +211,7 @@ fn headline_keys_of(title: &str, words: &[&str]) -> Vec<i64> {
 
 /// A headline split at its last " - ", " | ", " — " or " – ": what may be the headline
 /// and what may be an outlet's name.
-fn outlet_cut(title: &str) -> Option<(&str, &str)> {
+pub fn outlet_cut(title: &str) -> Option<(&str, &str)> {
     [" - ", " | ", " \u{2014} ", " \u{2013} "]
         .iter()
         .filter_map(|sep| title.rfind(sep).map(|at| (at, sep.len())))

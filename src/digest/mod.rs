@@ -166,13 +166,14 @@ impl Digest {
         self.regions.iter().map(|r| r.stories.len()).sum()
     }
 
-    /// Distinct outlets with a report in the digest.
+    /// Distinct outlets with a report in the digest, by the name shown: the outlets an
+    /// aggregator's listings name count one each ("Reuters via Google News").
     pub fn outlet_count(&self) -> usize {
         let mut ids: Vec<&str> = self
             .stories()
             .flat_map(|s| {
-                std::iter::once(s.source.as_str())
-                    .chain(s.also_reported_by.iter().map(|a| a.source.as_str()))
+                std::iter::once(s.source_name.as_str())
+                    .chain(s.also_reported_by.iter().map(|a| a.source_name.as_str()))
             })
             .collect();
         ids.sort_unstable();
@@ -253,6 +254,33 @@ fn listing(e: &DigestEntry) -> bool {
     crate::dedup::aggregator_listing(&e.title, &e.summary)
 }
 
+/// The outlet an aggregator's listing names, and its headline without the name: the
+/// title ends in the name after a separator and the summary ends in it too, after the
+/// headline (Google News: "Headline - Reuters" over "Headline  Reuters"). A feed that
+/// repeats its title as the summary ("… - Photos" twice) names no outlet: there the
+/// name follows a separator in the summary as well.
+fn listed_outlet(e: &DigestEntry) -> Option<(&str, &str)> {
+    let (head, outlet) = crate::dedup::outlet_cut(&e.title)?;
+    let (head, outlet) = (head.trim(), outlet.trim());
+    let before = e.summary.trim_end().strip_suffix(outlet)?.trim_end();
+    let after_separator = before.ends_with(['-', '|', '\u{2014}', '\u{2013}']);
+    (listing(e) && !head.is_empty() && !before.is_empty() && !after_separator)
+        .then_some((head, outlet))
+}
+
+/// The outlet a report is from: the one an aggregator's listing names, else its source.
+fn outlet_of(e: &DigestEntry) -> &str {
+    listed_outlet(e).map_or(&e.source_name, |(_, outlet)| outlet)
+}
+
+/// How a report's outlet is shown: "Reuters via Google News" for a listing.
+fn shown_outlet(e: &DigestEntry) -> String {
+    match listed_outlet(e) {
+        Some((_, outlet)) if outlet != e.source_name => format!("{outlet} via {}", e.source_name),
+        _ => e.source_name.clone(),
+    }
+}
+
 /// `one` for 1, else `many`: "1 story", "2 stories".
 pub(crate) fn plural(n: usize, one: &'static str, many: &'static str) -> &'static str {
     if n == 1 { one } else { many }
@@ -328,6 +356,7 @@ pub fn assemble(
         // puts the title in the description, or none): then another report's that tells
         // more, earliest first.
         let beyond = words_beyond_headline(&first);
+        let listed = listed_outlet(&first).map(|(head, _)| head.to_owned());
         let summary = if beyond > OUTLET_MAX_WORDS {
             shown_summary(&first)
         } else if let Some(other) = group
@@ -335,33 +364,41 @@ pub fn assemble(
             .find(|e| words_beyond_headline(e) > OUTLET_MAX_WORDS)
         {
             shown_summary(other)
-        } else if beyond == 0 {
+        } else if beyond == 0 || listed.is_some() {
+            // A listing's summary is its headline and the outlet, both shown already.
             String::new()
         } else {
             shown_summary(&first)
         };
+        // One line per other outlet: another feed of the same outlet (its id, or its
+        // name) is not another outlet, and neither is an aggregator's listing of it; two
+        // listings of one aggregator are when they name other outlets.
+        let same_outlet = |a: &DigestEntry, b: &DigestEntry| {
+            outlet_of(a) == outlet_of(b)
+                || (a.source_id == b.source_id
+                    && listed_outlet(a).is_none()
+                    && listed_outlet(b).is_none())
+        };
+        let mut shown: Vec<DigestEntry> = Vec::new();
         let mut also: Vec<AlsoReported> = Vec::new();
         for e in group {
-            // One line per other outlet: another feed of the same outlet (its name) is
-            // not another outlet.
-            let same_outlet = |id: &str, name: &str| id == e.source_id || name == e.source_name;
-            if !same_outlet(&first.source_id, &first.source_name)
-                && !also.iter().any(|a| same_outlet(&a.source, &a.source_name))
-            {
+            if !same_outlet(&e, &first) && !shown.iter().any(|s| same_outlet(&e, s)) {
                 also.push(AlsoReported {
-                    source: e.source_id,
-                    source_name: e.source_name,
+                    source: e.source_id.clone(),
+                    source_name: shown_outlet(&e),
                     url: e.link.as_deref().map(without_tracking),
                 });
+                shown.push(e);
             }
         }
+        let source_name = shown_outlet(&first);
         let story = Story {
             id: first.story_id,
             summary,
-            title: first.title,
+            title: listed.unwrap_or(first.title),
             url: first.link.as_deref().map(without_tracking),
             source: first.source_id,
-            source_name: first.source_name,
+            source_name,
             region: first.region,
             published: first.published,
             first_seen: first.story_first_seen,
@@ -735,6 +772,56 @@ mod tests {
                 assert_eq!(d.stories().find(|s| s.id == 3).unwrap().source, "tolo");
             }
         }
+    }
+
+    #[test]
+    fn an_aggregator_listing_shows_the_outlet_it_lists() {
+        let listing = |story: i64, h: u32, outlet: &str| {
+            let mut e = entry(story, "gnews", "World", h);
+            e.title = format!("Taliban delegation attends SCO talks in Moscow - {outlet}");
+            e.summary = format!("Taliban delegation attends SCO talks in Moscow\u{a0} {outlet}");
+            e
+        };
+        // Alone: the outlet it names, by way of the aggregator; the headline without it.
+        let alone = listing(1, 8, "Reuters");
+        // The outlet's own report, and the aggregator's listing of it: one outlet.
+        let own = entry(2, "reuters", "World", 8);
+        let of_own = listing(2, 9, "REUTERS");
+        // Two listings of one aggregator naming two outlets: two outlets.
+        let (first, second) = (listing(3, 8, "Reuters"), listing(3, 9, "Associated Press"));
+        // A feed that repeats its title as its summary names no outlet.
+        let mut echo = entry(4, "tolo", "World", 8);
+        echo.title = "Kabul airport reopens to flights - Photos".into();
+        echo.summary = "Kabul airport reopens to flights - Photos".into();
+        let layout = Layout {
+            region_order: vec![],
+            source_order: vec![],
+            representative: Representative::Earliest,
+        };
+        let d = assembled(vec![alone, own, of_own, first, second, echo], &layout);
+        let story = |id| d.stories().find(|s| s.id == id).unwrap();
+        let also = |id| -> Vec<String> {
+            story(id)
+                .also_reported_by
+                .iter()
+                .map(|a| a.source_name.clone())
+                .collect()
+        };
+        assert_eq!(
+            story(1).title,
+            "Taliban delegation attends SCO talks in Moscow"
+        );
+        assert_eq!(story(1).source_name, "Reuters via GNEWS");
+        assert_eq!(story(1).source, "gnews");
+        assert_eq!(story(1).summary, "", "the headline is not shown twice");
+        assert_eq!(story(2).source_name, "REUTERS");
+        assert!(also(2).is_empty(), "{:?}", also(2));
+        assert_eq!(story(3).source_name, "Reuters via GNEWS");
+        assert_eq!(also(3), ["Associated Press via GNEWS"]);
+        // Reuters (twice), REUTERS, Associated Press, TOLO.
+        assert_eq!(d.outlet_count(), 4);
+        assert_eq!(story(4).title, "Kabul airport reopens to flights - Photos");
+        assert_eq!(story(4).source_name, "TOLO");
     }
 
     #[test]
