@@ -190,22 +190,17 @@ async fn http_errors_stay_with_their_source() {
         .respond_with(ResponseTemplate::new(200).set_body_bytes(rss()))
         .mount(&server)
         .await;
-    Mock::given(path("/missing"))
-        .respond_with(ResponseTemplate::new(404))
-        .mount(&server)
-        .await;
-    Mock::given(path("/broken"))
-        .respond_with(ResponseTemplate::new(500))
-        .mount(&server)
-        .await;
-    Mock::given(path("/retired"))
-        .respond_with(ResponseTemplate::new(410))
-        .mount(&server)
-        .await;
-    Mock::given(path("/members"))
-        .respond_with(ResponseTemplate::new(401))
-        .mount(&server)
-        .await;
+    for (route, status) in [
+        ("/missing", 404),
+        ("/broken", 500),
+        ("/retired", 410),
+        ("/members", 401),
+    ] {
+        Mock::given(path(route))
+            .respond_with(ResponseTemplate::new(status))
+            .mount(&server)
+            .await;
+    }
     let uri = server.uri();
     let h = Harness::new(
         "",
