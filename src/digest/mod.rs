@@ -273,10 +273,17 @@ fn outlet_of(e: &DigestEntry) -> &str {
     listed_outlet(e).map_or(&e.source_name, |(_, outlet)| outlet)
 }
 
+/// Whether two outlet names are one outlet's: "REUTERS" is "Reuters".
+fn same_name(a: &str, b: &str) -> bool {
+    a == b || a.to_lowercase() == b.to_lowercase()
+}
+
 /// How a report's outlet is shown: "Reuters via Google News" for a listing.
 fn shown_outlet(e: &DigestEntry) -> String {
     match listed_outlet(e) {
-        Some((_, outlet)) if outlet != e.source_name => format!("{outlet} via {}", e.source_name),
+        Some((_, outlet)) if !same_name(outlet, &e.source_name) => {
+            format!("{outlet} via {}", e.source_name)
+        }
         _ => e.source_name.clone(),
     }
 }
@@ -374,7 +381,7 @@ pub fn assemble(
         // name) is not another outlet, and neither is an aggregator's listing of it; two
         // listings of one aggregator are when they name other outlets.
         let same_outlet = |a: &DigestEntry, b: &DigestEntry| {
-            outlet_of(a) == outlet_of(b)
+            same_name(outlet_of(a), outlet_of(b))
                 || (a.source_id == b.source_id
                     && listed_outlet(a).is_none()
                     && listed_outlet(b).is_none())
@@ -786,7 +793,7 @@ mod tests {
         let alone = listing(1, 8, "Reuters");
         // The outlet's own report, and the aggregator's listing of it: one outlet.
         let own = entry(2, "reuters", "World", 8);
-        let of_own = listing(2, 9, "REUTERS");
+        let of_own = listing(2, 9, "Reuters");
         // Two listings of one aggregator naming two outlets: two outlets.
         let (first, second) = (listing(3, 8, "Reuters"), listing(3, 9, "Associated Press"));
         // A feed that repeats its title as its summary names no outlet.
@@ -818,7 +825,7 @@ mod tests {
         assert!(also(2).is_empty(), "{:?}", also(2));
         assert_eq!(story(3).source_name, "Reuters via GNEWS");
         assert_eq!(also(3), ["Associated Press via GNEWS"]);
-        // Reuters (twice), REUTERS, Associated Press, TOLO.
+        // "Reuters via GNEWS" (twice), REUTERS, "Associated Press via GNEWS", TOLO.
         assert_eq!(d.outlet_count(), 4);
         assert_eq!(story(4).title, "Kabul airport reopens to flights - Photos");
         assert_eq!(story(4).source_name, "TOLO");
