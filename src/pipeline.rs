@@ -408,7 +408,8 @@ pub async fn refresh_source(source: &Source, state: FetchState, deps: Deps<'_>) 
     // At warn level, so that a failure's warning names its source when only warnings
     // are shown (`fetch`, `run --once`): a span below the filter's level is disabled,
     // and its fields with it.
-    let span = warn_span!("refresh", source_id = %source.id, source_url = %url);
+    let span = warn_span!("refresh", source_id = %source.id,
+        source_url = %crate::fetch::redacted(&url));
     async move {
         let started = Instant::now();
         let outcome = match state.retry_after_until.filter(|t| *t > Utc::now()) {

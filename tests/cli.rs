@@ -389,3 +389,64 @@ fn status_shows_each_source() {
         .stdout(predicate::str::contains("LAST FETCH"))
         .stdout(predicate::str::is_match(r"(?m)^afintl\s+\S+ \S+\s+200\s+3\s+0 ").unwrap());
 }
+
+#[tokio::test]
+async fn a_login_in_the_feed_url_is_sent_and_its_password_never_logged() {
+    let server = MockServer::start().await;
+    // "reader:s3cret" and "reader:wrong", as HTTP Basic sends them.
+    Mock::given(path("/private"))
+        .and(wiremock::matchers::header(
+            "Authorization",
+            "Basic cmVhZGVyOnMzY3JldA==",
+        ))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_bytes(std::fs::read(fixture("feeds/afintl.xml")).unwrap()),
+        )
+        .mount(&server)
+        .await;
+    Mock::given(path("/private"))
+        .respond_with(ResponseTemplate::new(401))
+        .mount(&server)
+        .await;
+    let at = |login: &str| server.uri().replacen("://", &format!("://{login}@"), 1) + "/private";
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "",
+        &[
+            source("member", &at("reader:s3cret")),
+            source("typo", &at("reader:wrong")),
+            source("anonymous", &format!("{}/private", server.uri())),
+        ],
+    );
+    let config = config.to_str().unwrap().to_owned();
+    let assert = tokio::task::spawn_blocking(move || {
+        roundup()
+            .args(["--config", &config, "fetch"])
+            .assert()
+            .code(1)
+    })
+    .await
+    .unwrap();
+    let out = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    let line = |id: &str| {
+        out.lines()
+            .find(|l| l.starts_with(id))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(line("member").contains("ok    200"), "{out}");
+    assert!(
+        line("typo").ends_with("refused the user name and password in the source's URL"),
+        "{out}"
+    );
+    assert!(line("anonymous").contains("asks for a login"), "{out}");
+    // The journal gets the source's URL without its password.
+    let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert!(
+        err.contains("source_url=http://reader:***@127.0.0.1"),
+        "{err}"
+    );
+    assert!(!err.contains("wrong") && !err.contains("s3cret"), "{err}");
+}

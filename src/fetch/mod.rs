@@ -90,10 +90,12 @@ pub struct Fetched {
 pub enum FetchError {
     /// The server answered with a non-success status. The line says what the status
     /// means for the source when that is more than "failed" ([`status_hint`]).
-    #[error("HTTP {status}{}{}", status_hint(*status).map(|h| format!(": {h}")).unwrap_or_default(), retry_after.map(|t| format!(" (Retry-After: not before {})", t.format("%Y-%m-%d %H:%M:%S UTC"))).unwrap_or_default())]
+    #[error("HTTP {status}{}{}", status_hint(*status, *login_sent).map(|h| format!(": {h}")).unwrap_or_default(), retry_after.map(|t| format!(" (Retry-After: not before {})", t.format("%Y-%m-%d %H:%M:%S UTC"))).unwrap_or_default())]
     Status {
         /// The status returned.
         status: StatusCode,
+        /// Whether the request carried a user name and password (from the URL).
+        login_sent: bool,
         /// When the server allows the next request (429/503 `Retry-After`).
         retry_after: Option<DateTime<Utc>>,
     },
@@ -127,9 +129,16 @@ pub enum FetchError {
 
 /// What a failing status means for the source, where a user would act on it (a feed
 /// gone for good, a login asked for, a block) rather than wait for the next try.
-pub fn status_hint(status: StatusCode) -> Option<&'static str> {
+/// `login_sent`: the request carried the user name and password of the source's URL.
+pub fn status_hint(status: StatusCode, login_sent: bool) -> Option<&'static str> {
     Some(match status.as_u16() {
-        401 | 407 => "the server asks for a login, and roundup sends none",
+        401 | 407 if login_sent => {
+            "the server refused the user name and password in the source's URL"
+        }
+        401 | 407 => {
+            "the server asks for a login (a feed URL of the form \
+             https://user:password@host/… sends one)"
+        }
         403 => "the server refuses roundup (it may block feed readers or this network)",
         404 => {
             "nothing at this address; if the feed moved, `roundup sources add` with the \
@@ -142,6 +151,17 @@ pub fn status_hint(status: StatusCode) -> Option<&'static str> {
         451 => "the server withholds it for legal reasons (blocked where it is served)",
         _ => return None,
     })
+}
+
+/// `url` as logs show it: a password in it replaced by `***`.
+pub fn redacted(url: &Url) -> std::borrow::Cow<'_, str> {
+    if url.password().is_none() {
+        return std::borrow::Cow::Borrowed(url.as_str());
+    }
+    let mut shown = url.clone();
+    // Setting a password fails only for URLs that cannot have one, and this one has one.
+    let _ = shown.set_password(Some("***"));
+    std::borrow::Cow::Owned(shown.into())
 }
 
 impl FetchError {
@@ -237,6 +257,7 @@ impl Fetcher {
             };
             return Err(FetchError::Status {
                 status,
+                login_sent: !current.username().is_empty() || current.password().is_some(),
                 retry_after,
             });
         }
