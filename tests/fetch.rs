@@ -603,3 +603,19 @@ async fn redirect_loops_and_long_chains_are_errors() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn https_to_a_plain_http_port_is_said_in_words() {
+    let server = MockServer::start().await;
+    let url = server.uri().replacen("http://", "https://", 1) + "/feed";
+    let h = Harness::new("", &[source("tls", &url)]);
+    let report = h.cycle().await;
+    match outcome(&report, "tls") {
+        SourceOutcome::Failed { error, .. } => assert_eq!(
+            error,
+            "connection failed: the server does not answer in TLS at this address (a \
+             plain-HTTP port? try http://)"
+        ),
+        other => panic!("{other:?}"),
+    }
+}
