@@ -28,11 +28,31 @@ fn main() -> ExitCode {
     let code = match runtime.block_on(cli::run(cli)) {
         Ok(exit) => exit,
         Err(err) => {
-            eprintln!("roundup: {err:#}");
+            eprintln!("roundup: {}", one_line(&err));
             classify(&err)
         }
     };
     ExitCode::from(code as u8)
+}
+
+/// The error and its causes on one line, each said once: errors that print their
+/// source in their own message (rusqlite's, `cannot open database …: {source}`) would
+/// otherwise repeat it, and SQLite's own ("Error code 26: file is not a database")
+/// repeats the words before it.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in err.chain() {
+        let said = cause.to_string();
+        let words = said.rsplit(": ").next().unwrap_or(&said);
+        if line.contains(words) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&said);
+    }
+    line
 }
 
 /// Maps an error to its exit code by what caused it.

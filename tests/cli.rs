@@ -365,11 +365,20 @@ fn unreadable_database_exits_3() {
         &[source("amu", &crate::common::fixture_url("feeds/amu.xml"))],
     );
     std::fs::write(dir.path().join("roundup.db"), vec![0x42u8; 8192]).unwrap();
-    roundup()
+    let assert = roundup()
         .args(["--config", config.to_str().unwrap(), "fetch"])
         .assert()
         .code(3)
         .stderr(predicate::str::contains("roundup.db"));
+    // One line, SQLite's words once (not "…: file is not a database: Error code 26:
+    // file is not a database").
+    let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.trim_end()
+            .ends_with("roundup.db: file is not a database"),
+        "{err}"
+    );
     let _ = fixture("feeds/amu.xml");
 }
 

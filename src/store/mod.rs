@@ -76,12 +76,34 @@ pub enum StoreError {
         #[source]
         source: rusqlite_migration::Error,
     },
-    /// Any query failed.
-    #[error("database error: {0}")]
-    Sqlite(#[from] rusqlite::Error),
+    /// Any query failed. Said once ([`sqlite_message`]): rusqlite's error repeats
+    /// SQLite's words in its source, which the error chain would print again.
+    #[error("{}", sqlite_message(.0))]
+    Sqlite(rusqlite::Error),
     /// The blocking task that ran the query panicked or was cancelled.
     #[error("database task failed: {0}")]
     Task(String),
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Sqlite(e)
+    }
+}
+
+/// A SQLite error in one line. A database another process kept locked past
+/// [`BUSY_TIMEOUT`] says so, and what usually holds it.
+fn sqlite_message(e: &rusqlite::Error) -> String {
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked) => {
+            format!(
+                "the database is locked: another process kept it busy for more than {} s \
+                 (a `roundup run` in the middle of a long write, or a stuck process)",
+                BUSY_TIMEOUT.as_secs()
+            )
+        }
+        _ => format!("database error: {e}"),
+    }
 }
 
 /// Result alias for storage operations.
@@ -233,6 +255,28 @@ pub(crate) fn from_ts(ts: i64) -> DateTime<Utc> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What `roundup` prints for a storage error (`{:#}`, the error and its causes):
+    /// SQLite's words once, and a database held locked by another process in words.
+    #[test]
+    fn a_locked_database_is_said_once_and_in_words() {
+        let failure = |code, msg: &str| {
+            let e = StoreError::from(rusqlite::Error::SqliteFailure(
+                rusqlite::ffi::Error::new(code),
+                Some(msg.to_owned()),
+            ));
+            format!("{:#}", anyhow::Error::from(e))
+        };
+        assert_eq!(
+            failure(rusqlite::ffi::SQLITE_BUSY, "database is locked"),
+            "the database is locked: another process kept it busy for more than 10 s (a \
+             `roundup run` in the middle of a long write, or a stuck process)"
+        );
+        assert_eq!(
+            failure(rusqlite::ffi::SQLITE_FULL, "database or disk is full"),
+            "database error: database or disk is full"
+        );
+    }
 
     #[test]
     fn a_thread_copies_committed_pages_into_the_database_file() {
