@@ -352,6 +352,11 @@ async fn a_quiet_day_is_not_mailed_but_a_failing_source_is() {
         "afintl".to_owned(),
         "HTTP 410 Gone: the server says the feed is gone for good".to_owned(),
     )];
+    assert!(
+        digest::email::subject(&d).ends_with(": 0 stories, 1 source failing"),
+        "{}",
+        digest::email::subject(&d)
+    );
     assert_eq!(digest::email::deliver(email, &store, &d).await, 1);
     let msg = inbox.recv().await.unwrap();
     assert!(

@@ -42,16 +42,21 @@ pub enum EmailError {
 
 /// Subject line for a digest.
 pub fn subject(digest: &Digest) -> String {
-    format!(
-        "roundup — {}: {} {}",
+    let stories = digest.story_count();
+    let failing = digest.failing_sources.len();
+    let mut subject = format!(
+        "roundup — {}: {stories} {}",
         digest.window.date.format("%a %-d %b %Y"),
-        digest.story_count(),
-        if digest.story_count() == 1 {
-            "story"
-        } else {
-            "stories"
-        }
-    )
+        super::plural(stories, "story", "stories"),
+    );
+    // Seen in the inbox without opening the mail: sources that need a look.
+    if failing > 0 {
+        subject.push_str(&format!(
+            ", {failing} {} failing",
+            super::plural(failing, "source", "sources")
+        ));
+    }
+    subject
 }
 
 fn password(p: &Password) -> Result<Option<String>, EmailError> {
