@@ -172,9 +172,13 @@ async fn a_trickling_server_hits_the_whole_request_timeout() {
         }
     }
     match outcome(&report, "refused") {
-        SourceOutcome::Failed { error, .. } => {
-            assert!(error.starts_with("connection failed"), "{error}")
-        }
+        SourceOutcome::Failed { error, .. } => assert!(
+            error.starts_with(
+                "connection failed: nothing accepts connections at this address and port \
+                 (Connection refused"
+            ),
+            "{error}"
+        ),
         other => panic!("{other:?}"),
     }
     assert!(matches!(

@@ -337,7 +337,11 @@ impl Fetcher {
         if e.is_redirect() {
             FetchError::Redirect(chain)
         } else if e.is_connect() {
-            FetchError::Connect(tls_failure(&chain).unwrap_or(chain))
+            FetchError::Connect(
+                tls_failure(&chain)
+                    .or_else(|| network_failure(&chain))
+                    .unwrap_or(chain),
+            )
         } else {
             FetchError::Http(chain)
         }
@@ -444,6 +448,25 @@ fn tls_failure(chain: &str) -> Option<String> {
     Some(said)
 }
 
+/// A connection that failed below TLS, in words: a host name that does not resolve,
+/// nothing listening on the port, no route to the host. The system's own words follow
+/// in parentheses.
+fn network_failure(chain: &str) -> Option<String> {
+    let detail = chain.rsplit(": ").next().unwrap_or(chain);
+    let said = if chain.contains("dns error") {
+        "the host name does not resolve"
+    } else if chain.contains("Connection refused") {
+        "nothing accepts connections at this address and port"
+    } else if chain.contains("No route to host") || chain.contains("Network is unreachable") {
+        "there is no route to the server (this machine's network, or the host is blocked)"
+    } else if chain.contains("Connection reset") {
+        "the server reset the connection (it may block feed readers or this network)"
+    } else {
+        return None;
+    };
+    Some(format!("{said} ({detail})"))
+}
+
 /// The error and its sources on one line, without reqwest's repeated URL noise.
 fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     let mut parts: Vec<String> = Vec::new();
@@ -470,6 +493,38 @@ mod tests {
     /// reqwest chains them (the first two seen from local servers with a self-signed
     /// certificate and one from an unknown authority; the others as rustls displays
     /// its `CertificateError`).
+    #[test]
+    fn network_failures_are_said_in_words() {
+        use super::network_failure;
+        assert_eq!(
+            network_failure(
+                "client error (Connect): dns error: error resolving DNS: no such host \
+                 news.invalid"
+            )
+            .as_deref(),
+            Some("the host name does not resolve (no such host news.invalid)")
+        );
+        assert_eq!(
+            network_failure(
+                "client error (Connect): dns error: failed to lookup address information: \
+                 Temporary failure in name resolution"
+            )
+            .as_deref(),
+            Some("the host name does not resolve (Temporary failure in name resolution)")
+        );
+        assert!(
+            network_failure(
+                "client error (Connect): tcp connect error: No route to host (os error 113)"
+            )
+            .unwrap()
+            .starts_with("there is no route to the server")
+        );
+        assert_eq!(
+            network_failure("client error (Connect): something new"),
+            None
+        );
+    }
+
     #[test]
     fn certificate_failures_are_said_in_words() {
         let line = |cause: &str| {
