@@ -135,6 +135,10 @@ pub struct Story {
     pub summary: String,
     /// Other outlets that carried the story, one entry per outlet.
     pub also_reported_by: Vec<AlsoReported>,
+    /// Reports of the story in the digest, the representative's included: more than
+    /// one plus `also_reported_by` when some are not another outlet's (a second feed of
+    /// the same outlet, an aggregator's listing of the representative's article).
+    pub reports: usize,
 }
 
 impl Story {
@@ -181,9 +185,9 @@ impl Digest {
         ids.len()
     }
 
-    /// Reports folded into another outlet's story.
+    /// Reports folded into a story another report represents.
     pub fn folded_count(&self) -> usize {
-        self.stories().map(|s| s.also_reported_by.len()).sum()
+        self.stories().map(|s| s.reports.saturating_sub(1)).sum()
     }
 
     /// Whether the digest is worth an email: it has a story, or a source is failing
@@ -386,6 +390,7 @@ pub fn assemble(
                     && listed_outlet(a).is_none()
                     && listed_outlet(b).is_none())
         };
+        let reports = 1 + group.len();
         let mut shown: Vec<DigestEntry> = Vec::new();
         let mut also: Vec<AlsoReported> = Vec::new();
         for e in group {
@@ -410,6 +415,7 @@ pub fn assemble(
             published: first.published,
             first_seen: first.story_first_seen,
             also_reported_by: also,
+            reports,
         };
         by_region
             .entry(story.region.clone())
@@ -689,9 +695,11 @@ mod tests {
         assert_eq!(also, ["kabulnow", "wire"], "one entry per other outlet");
         assert_eq!(seed.summary.split_whitespace().count(), SUMMARY_WORDS);
         assert!(seed.summary.ends_with('…'));
+        // Folded: both of KabulNow's reports and the wire's (one "also reported by"
+        // line for KabulNow).
         assert_eq!(
             (d.story_count(), d.outlet_count(), d.folded_count()),
-            (3, 5, 2)
+            (3, 5, 3)
         );
         // "config_order": the first-listed source represents the story.
         layout.representative = Representative::ConfigOrder;
@@ -823,10 +831,14 @@ mod tests {
         assert_eq!(story(1).summary, "", "the headline is not shown twice");
         assert_eq!(story(2).source_name, "REUTERS");
         assert!(also(2).is_empty(), "{:?}", also(2));
+        // Not another outlet, but a report folded all the same.
+        assert_eq!(story(2).reports, 2);
         assert_eq!(story(3).source_name, "Reuters via GNEWS");
         assert_eq!(also(3), ["Associated Press via GNEWS"]);
         // "Reuters via GNEWS" (twice), REUTERS, "Associated Press via GNEWS", TOLO.
         assert_eq!(d.outlet_count(), 4);
+        // Story 2's listing and story 3's second listing.
+        assert_eq!(d.folded_count(), 2);
         assert_eq!(story(4).title, "Kabul airport reopens to flights - Photos");
         assert_eq!(story(4).source_name, "TOLO");
     }
