@@ -13,6 +13,25 @@ fn roundup() -> Command {
     cmd
 }
 
+/// `roundup fetch` with `config`, where some sources fail (exit 1), off the async
+/// runtime (the test's mock servers run on it): its stdout and stderr.
+async fn fetch_with_failures(config: &std::path::Path) -> (String, String) {
+    let config = config.to_str().unwrap().to_owned();
+    let assert = tokio::task::spawn_blocking(move || {
+        roundup()
+            .args(["--config", &config, "fetch"])
+            .assert()
+            .code(1)
+    })
+    .await
+    .unwrap();
+    let output = assert.get_output();
+    (
+        String::from_utf8(output.stdout.clone()).unwrap(),
+        String::from_utf8(output.stderr.clone()).unwrap(),
+    )
+}
+
 #[test]
 fn check_lists_sources_of_a_valid_config() {
     let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("config/demo.toml");
@@ -248,16 +267,7 @@ async fn fetch_exits_1_when_a_source_fails_and_stores_the_rest() {
     let mut sources = vec![source("gone", &format!("{}/gone", server.uri()))];
     sources.extend(demo_sources());
     let config = write_config(dir.path(), "", &sources);
-    let config = config.to_str().unwrap().to_owned();
-    let assert = tokio::task::spawn_blocking(move || {
-        roundup()
-            .args(["--config", &config, "fetch"])
-            .assert()
-            .code(1)
-    })
-    .await
-    .unwrap();
-    let out = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    let (out, err) = fetch_with_failures(&config).await;
     assert!(
         out.contains("gone") && out.contains("error 404  HTTP 404 Not Found"),
         "{out}"
@@ -267,7 +277,6 @@ async fn fetch_exits_1_when_a_source_fails_and_stores_the_rest() {
         "{out}"
     );
     // The warning on stderr names the source too (its own line, for logs).
-    let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
     assert!(
         err.lines()
             .any(|l| l.contains("WARN") && l.contains("source_id=gone") && l.contains("404")),
@@ -429,16 +438,7 @@ async fn a_login_in_the_feed_url_is_sent_and_its_password_never_logged() {
             source("anonymous", &format!("{}/private", server.uri())),
         ],
     );
-    let config = config.to_str().unwrap().to_owned();
-    let assert = tokio::task::spawn_blocking(move || {
-        roundup()
-            .args(["--config", &config, "fetch"])
-            .assert()
-            .code(1)
-    })
-    .await
-    .unwrap();
-    let out = String::from_utf8(assert.get_output().stdout.clone()).unwrap();
+    let (out, err) = fetch_with_failures(&config).await;
     let line = |id: &str| {
         out.lines()
             .find(|l| l.starts_with(id))
@@ -452,7 +452,6 @@ async fn a_login_in_the_feed_url_is_sent_and_its_password_never_logged() {
     );
     assert!(line("anonymous").contains("asks for a login"), "{out}");
     // The journal gets the source's URL without its password.
-    let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
     assert!(
         err.contains("source_url=http://reader:***@127.0.0.1"),
         "{err}"
