@@ -661,6 +661,12 @@ fn search_finds_english_russian_and_persian_words() {
     assert_eq!(ru["results"][0]["source"], "meduza", "{ru}");
     let fa = json(&["هیرمند"]);
     assert_eq!(fa["results"][0]["source"], "bbcpersian", "{fa}");
+    // Typed on an Arabic keyboard layout: Arabic yeh and kaf ("هيرمند", "كامل").
+    let arabic_letters = json(&["هيرمند", "كامل"]);
+    assert_eq!(
+        arabic_letters["results"][0]["source"], "bbcpersian",
+        "{arabic_letters}"
+    );
     // Filters.
     assert_eq!(
         json(&["Taliban", "--source", "meduza"])["results"],

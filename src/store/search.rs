@@ -51,6 +51,11 @@ pub struct SearchHit {
 /// keeps prefix search, and a bare `OR` between words stays an OR. Words are ANDed, so
 /// a bare `AND` is dropped (not searched for as the word "and").
 /// `None` when nothing searchable is left.
+///
+/// A word in Arabic script is searched in its Persian and its Arabic spelling of yeh
+/// and kaf (`ی`/`ي`, `ک`/`ك`, and `ى`): the index keeps letters as outlets wrote them,
+/// and a reader typing on an Arabic keyboard layout would otherwise find no Persian
+/// report ("كابل" is "کابل").
 pub fn fts_query(text: &str) -> Option<String> {
     let mut parts: Vec<String> = Vec::new();
     for word in text.split_whitespace() {
@@ -71,13 +76,60 @@ pub fn fts_query(text: &str) -> Option<String> {
         if !word.chars().any(char::is_alphanumeric) {
             continue;
         }
-        let quoted = format!("\"{}\"", word.replace('"', "\"\""));
-        parts.push(if prefix { format!("{quoted}*") } else { quoted });
+        let star = if prefix { "*" } else { "" };
+        let mut spellings: Vec<String> = vec![word.to_owned()];
+        for spelling in [persian_letters(word), arabic_letters(word)] {
+            if !spellings.contains(&spelling) {
+                spellings.push(spelling);
+            }
+        }
+        let quoted: Vec<String> = spellings
+            .iter()
+            .map(|w| format!("\"{}\"{star}", w.replace('"', "\"\"")))
+            .collect();
+        parts.push(match quoted.as_slice() {
+            [one] => one.clone(),
+            many => format!("({})", many.join(" OR ")),
+        });
     }
     while parts.last().is_some_and(|p| p == "OR") {
         parts.pop();
     }
-    (!parts.is_empty()).then(|| parts.join(" "))
+    // Words are ANDed by juxtaposition, which FTS5 does not allow next to a bracketed
+    // group of spellings: there the AND is written out.
+    let mut query = String::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            let before = &parts[i - 1];
+            let group = |p: &str| p.starts_with('(');
+            let and = before != "OR" && part != "OR" && (group(before) || group(part));
+            query.push_str(if and { " AND " } else { " " });
+        }
+        query.push_str(part);
+    }
+    (!query.is_empty()).then_some(query)
+}
+
+/// `word` with yeh and kaf in their Persian forms (`ي`, `ى` → `ی`; `ك` → `ک`).
+fn persian_letters(word: &str) -> String {
+    word.chars()
+        .map(|c| match c {
+            '\u{064A}' | '\u{0649}' => '\u{06CC}',
+            '\u{0643}' => '\u{06A9}',
+            c => c,
+        })
+        .collect()
+}
+
+/// `word` with yeh and kaf in their Arabic forms (`ی` → `ي`; `ک` → `ك`).
+fn arabic_letters(word: &str) -> String {
+    word.chars()
+        .map(|c| match c {
+            '\u{06CC}' => '\u{064A}',
+            '\u{06A9}' => '\u{0643}',
+            c => c,
+        })
+        .collect()
 }
 
 impl Store {
@@ -243,5 +295,14 @@ mod tests {
         );
         assert_eq!(fts_query("  -- * "), None);
         assert_eq!(fts_query("طالبان").as_deref(), Some("\"طالبان\""));
+        // Persian and Arabic yeh and kaf: either spelling finds both.
+        assert_eq!(
+            fts_query("كابل ايران*").as_deref(),
+            Some("(\"كابل\" OR \"کابل\") AND (\"ايران\"* OR \"ایران\"*)")
+        );
+        assert_eq!(
+            fts_query("کابل OR x y").as_deref(),
+            Some("(\"کابل\" OR \"كابل\") OR \"x\" \"y\"")
+        );
     }
 }
