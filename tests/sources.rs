@@ -667,6 +667,9 @@ fn search_finds_english_russian_and_persian_words() {
         arabic_letters["results"][0]["source"], "bbcpersian",
         "{arabic_letters}"
     );
+    // The 1351 treaty, written "۱۳۵۱" by the outlet, found in ASCII digits.
+    let year = json(&["1351"]);
+    assert_eq!(year["results"][0]["source"], "bbcpersian", "{year}");
     // Filters.
     assert_eq!(
         json(&["Taliban", "--source", "meduza"])["results"],

@@ -52,10 +52,11 @@ pub struct SearchHit {
 /// a bare `AND` is dropped (not searched for as the word "and").
 /// `None` when nothing searchable is left.
 ///
-/// A word in Arabic script is searched in its Persian and its Arabic spelling of yeh
-/// and kaf (`ی`/`ي`, `ک`/`ك`, and `ى`): the index keeps letters as outlets wrote them,
-/// and a reader typing on an Arabic keyboard layout would otherwise find no Persian
-/// report ("كابل" is "کابل").
+/// A word is searched in its Persian and its Arabic spelling of yeh and kaf (`ی`/`ي`,
+/// `ک`/`ك`, and `ى`) and of digits (`1403`, `۱۴۰۳`, `١٤٠٣`): the index keeps
+/// characters as outlets wrote them, and a reader typing on an Arabic keyboard layout,
+/// or a year in ASCII digits, would otherwise find no Persian report ("كابل" is
+/// "کابل").
 pub fn fts_query(text: &str) -> Option<String> {
     let mut parts: Vec<String> = Vec::new();
     for word in text.split_whitespace() {
@@ -78,7 +79,7 @@ pub fn fts_query(text: &str) -> Option<String> {
         }
         let star = if prefix { "*" } else { "" };
         let mut spellings: Vec<String> = vec![word.to_owned()];
-        for spelling in [persian_letters(word), arabic_letters(word)] {
+        for spelling in other_spellings(word) {
             if !spellings.contains(&spelling) {
                 spellings.push(spelling);
             }
@@ -110,26 +111,32 @@ pub fn fts_query(text: &str) -> Option<String> {
     (!query.is_empty()).then_some(query)
 }
 
-/// `word` with yeh and kaf in their Persian forms (`ي`, `ى` → `ی`; `ك` → `ک`).
-fn persian_letters(word: &str) -> String {
+/// `word` with its digits (ASCII, Persian, Arabic-Indic) as those from `zero` on, and
+/// with yeh and kaf (`ي`/`ى`/`ی`, `ك`/`ک`) as `letters`, when given.
+fn respelled(word: &str, letters: Option<(char, char)>, zero: char) -> String {
+    let digit = |c: char, from: char| {
+        char::from_u32(u32::from(zero) + (u32::from(c) - u32::from(from))).unwrap_or(c)
+    };
     word.chars()
-        .map(|c| match c {
-            '\u{064A}' | '\u{0649}' => '\u{06CC}',
-            '\u{0643}' => '\u{06A9}',
-            c => c,
+        .map(|c| match (c, letters) {
+            ('\u{064A}' | '\u{0649}' | '\u{06CC}', Some((yeh, _))) => yeh,
+            ('\u{0643}' | '\u{06A9}', Some((_, kaf))) => kaf,
+            ('0'..='9', _) => digit(c, '0'),
+            ('\u{06F0}'..='\u{06F9}', _) => digit(c, '\u{06F0}'),
+            ('\u{0660}'..='\u{0669}', _) => digit(c, '\u{0660}'),
+            (c, _) => c,
         })
         .collect()
 }
 
-/// `word` with yeh and kaf in their Arabic forms (`ی` → `ي`; `ک` → `ك`).
-fn arabic_letters(word: &str) -> String {
-    word.chars()
-        .map(|c| match c {
-            '\u{06CC}' => '\u{064A}',
-            '\u{06A9}' => '\u{0643}',
-            c => c,
-        })
-        .collect()
+/// The spellings a word is searched in besides its own: Persian (`ی`, `ک`, `۱۴۰۳`),
+/// Arabic (`ي`, `ك`, `١٤٠٣`), and with ASCII digits (`1403`).
+fn other_spellings(word: &str) -> [String; 3] {
+    [
+        respelled(word, Some(('\u{06CC}', '\u{06A9}')), '\u{06F0}'),
+        respelled(word, Some(('\u{064A}', '\u{0643}')), '\u{0660}'),
+        respelled(word, None, '0'),
+    ]
 }
 
 impl Store {
@@ -299,6 +306,14 @@ mod tests {
         assert_eq!(
             fts_query("كابل ايران*").as_deref(),
             Some("(\"كابل\" OR \"کابل\") AND (\"ايران\"* OR \"ایران\"*)")
+        );
+        assert_eq!(
+            fts_query("1403").as_deref(),
+            Some("(\"1403\" OR \"۱۴۰۳\" OR \"١٤٠٣\")")
+        );
+        assert_eq!(
+            fts_query("۱۴۰۳").as_deref(),
+            Some("(\"۱۴۰۳\" OR \"١٤٠٣\" OR \"1403\")")
         );
         assert_eq!(
             fts_query("کابل OR x y").as_deref(),
