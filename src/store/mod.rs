@@ -76,7 +76,7 @@ pub enum StoreError {
         #[source]
         source: rusqlite_migration::Error,
     },
-    /// Any query failed. Said once ([`sqlite_message`]): rusqlite's error repeats
+    /// Any query failed. Said once (`sqlite_message`): rusqlite's error repeats
     /// SQLite's words in its source, which the error chain would print again.
     #[error("{}", sqlite_message(.0))]
     Sqlite(rusqlite::Error),
