@@ -256,8 +256,9 @@ pub(crate) fn from_ts(ts: i64) -> DateTime<Utc> {
 mod tests {
     use super::*;
 
-    /// What `roundup` prints for a storage error (`{:#}`, the error and its causes):
-    /// SQLite's words once, and a database held locked by another process in words.
+    /// A storage error with its causes (`{:#}`; `roundup` prints the chain through
+    /// `one_line` in main.rs, which drops repeats too): SQLite's words once, and a
+    /// database held locked by another process in words.
     #[test]
     fn a_locked_database_is_said_once_and_in_words() {
         let failure = |code, msg: &str| {
