@@ -53,6 +53,28 @@ pub fn parse_feed_typed(
     url: &Url,
     content_type: Option<&str>,
 ) -> Result<Feed, ParseError> {
+    parse_feed_noted(body, url, content_type).map(|parsed| parsed.feed)
+}
+
+/// A feed read from a body, and what the reader should know about how.
+#[derive(Debug)]
+pub struct Parsed {
+    /// The feed.
+    pub feed: Feed,
+    /// The body ended in the middle of the feed: only the items or entries that arrived
+    /// whole were read (see [`repair::Repaired::cut_off`]).
+    pub cut_off: bool,
+}
+
+/// [`parse_feed_typed`], saying whether the feed had been cut off.
+///
+/// # Errors
+/// As [`parse_feed`].
+pub fn parse_feed_noted(
+    body: &[u8],
+    url: &Url,
+    content_type: Option<&str>,
+) -> Result<Parsed, ParseError> {
     let body = repair::decode_to_utf8(body, repair::charset(content_type));
     let head = sniff_head(&body);
     if head.is_empty() {
@@ -81,17 +103,28 @@ pub fn parse_feed_typed(
     let body: &[u8] = prepared.as_deref().map_or(&body[..], str::as_bytes);
     let text = std::str::from_utf8(body).ok();
     match parse_guarded(url, body) {
-        Ok(feed) => Ok(feed),
+        Ok(feed) => Ok(Parsed {
+            feed,
+            cut_off: false,
+        }),
         Err(first) => {
-            if let Some(feed) = text
-                .and_then(repair::repair)
-                .and_then(|fixed| parse_guarded(url, fixed.as_bytes()).ok())
-            {
-                return Ok(feed);
+            if let Some(parsed) = text.and_then(repair::repair).and_then(|fixed| {
+                let feed = parse_guarded(url, fixed.text.as_bytes()).ok()?;
+                Some(Parsed {
+                    feed,
+                    cut_off: fixed.cut_off,
+                })
+            }) {
+                return Ok(parsed);
             }
             let lower = String::from_utf8_lossy(&body[..body.len().min(4096)]).to_ascii_lowercase();
             if lower.contains("<html") || lower.contains("<body") {
                 Err(html_page(body, url))
+            } else if let Some(end_tag) = text.and_then(repair::missing_end_tag) {
+                Err(ParseError::Invalid(format!(
+                    "the body ends before the feed does (no {end_tag}), with no item whole: \
+                     the server or the connection cut it off"
+                )))
             } else {
                 Err(first)
             }
@@ -277,6 +310,57 @@ mod tests {
             err,
             "not a feed: the server returned an HTML page that links to the feed \
              https://outlet.example/rss/news.xml (make that the source's url)"
+        );
+    }
+
+    fn titles(feed: &Feed) -> Vec<String> {
+        feed.entries
+            .iter()
+            .map(|e| {
+                e.title
+                    .as_ref()
+                    .map(|t| t.content.clone())
+                    .unwrap_or_default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_php_warning_printed_before_the_feed_is_skipped() {
+        let body = "\n<br />\n<b>Warning</b>:  Undefined variable $x in <b>/var/www/feed.php</b> \
+                    on line <b>12</b><br />\n<?xml version=\"1.0\" encoding=\"utf-8\"?>\n\
+                    <rss version=\"2.0\"><channel><title>T</title><item><title>Herat airport \
+                    reopens</title><link>https://t.example/h</link></item></channel></rss>";
+        let parsed = parse_feed_noted(body.as_bytes(), &url(), None).unwrap();
+        assert_eq!(titles(&parsed.feed), ["Herat airport reopens"]);
+        assert!(!parsed.cut_off);
+    }
+
+    #[test]
+    fn a_feed_cut_off_mid_item_keeps_the_items_that_arrived_whole() {
+        let rss = "<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>T</title>\
+                   <item><title>One &amp; whole</title><link>https://t.example/1</link></item>\
+                   <item><title>Two</title><link>https://t.example/2</link></item>\
+                   <item><title>Cut off ite";
+        let parsed = parse_feed_noted(rss.as_bytes(), &url(), None).unwrap();
+        assert_eq!(titles(&parsed.feed), ["One & whole", "Two"]);
+        assert!(parsed.cut_off);
+        let atom = "<feed xmlns=\"http://www.w3.org/2005/Atom\"><title>T</title>\
+                    <entry><id>urn:1</id><title>Whole</title><updated>2026-11-30T10:00:00Z</updated></entry>\
+                    <entry><id>urn:2</id><title>Cut";
+        let parsed = parse_feed_noted(atom.as_bytes(), &url(), None).unwrap();
+        assert_eq!(titles(&parsed.feed), ["Whole"]);
+        assert!(parsed.cut_off);
+        // Nothing arrived whole: an error that says what happened.
+        let err = parse_feed(
+            b"<?xml version=\"1.0\"?><rss version=\"2.0\"><channel><title>T</title><item><title>O",
+            &url(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "not a feed: the body ends before the feed does (no </rss>), with no item whole: \
+             the server or the connection cut it off"
         );
     }
 

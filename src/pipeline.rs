@@ -20,7 +20,7 @@ use crate::dedup::MatchPolicy;
 use crate::fetch::{FetchOutcome, Fetched, Fetcher, retry};
 use crate::model::{FetchState, ParsedBody};
 use crate::normalize::{EntryFingerprint, FeedItems, normalize_changed};
-use crate::parse::parse_feed_typed;
+use crate::parse::parse_feed_noted;
 use crate::store::{RedirectSeen, Store, StoreError, StoreReport};
 
 /// The database shared by the tasks of a cycle (and the daemon's). Locked only on
@@ -540,8 +540,17 @@ async fn ingest(
         let now = Utc::now();
         let meta = fetched.meta;
         let feed =
-            match parse_feed_typed(&fetched.body, &meta.final_url, meta.content_type.as_deref()) {
-                Ok(feed) => feed,
+            match parse_feed_noted(&fetched.body, &meta.final_url, meta.content_type.as_deref()) {
+                Ok(parsed) => {
+                    if parsed.cut_off {
+                        tracing::warn!(
+                            source_id = %id,
+                            entries = parsed.feed.entries.len(),
+                            "the feed ends in the middle of an item: read the items before it"
+                        );
+                    }
+                    parsed.feed
+                }
                 Err(e) => return Err((Some(meta.status), e.to_string())),
             };
         let FeedItems {

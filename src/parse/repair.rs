@@ -352,17 +352,88 @@ pub fn upgrade_atom03(text: &str) -> Option<String> {
     Some(out)
 }
 
+/// A document repaired after feed-rs rejected it.
+#[derive(Debug)]
+pub struct Repaired {
+    /// The repaired text.
+    pub text: String,
+    /// The feed ended before its last item or entry did, and was closed after the last
+    /// complete one ([`close_cut_off_feed`]): what followed was lost.
+    pub cut_off: bool,
+}
+
 /// The repaired document, when a repair applies (after feed-rs rejected it).
-pub fn repair(text: &str) -> Option<String> {
+pub fn repair(text: &str) -> Option<Repaired> {
     let trimmed = text.trim_start();
     if trimmed.starts_with('{') {
-        return repair_json_feed(trimmed);
+        return repair_json_feed(trimmed).map(|text| Repaired {
+            text,
+            cut_off: false,
+        });
     }
-    let versioned = add_rss_version(text);
-    match escape_stray_markup(versioned.as_deref().unwrap_or(text)) {
-        Some(escaped) => Some(escaped),
-        None => versioned,
+    let mut current: Option<String> = drop_leading_junk(text).map(str::to_owned);
+    for step in [add_rss_version, escape_stray_markup] {
+        if let Some(next) = step(current.as_deref().unwrap_or(text)) {
+            current = Some(next);
+        }
     }
+    let closed = close_cut_off_feed(current.as_deref().unwrap_or(text));
+    let cut_off = closed.is_some();
+    closed.or(current).map(|text| Repaired { text, cut_off })
+}
+
+/// Feed root elements, as their start tags begin.
+const FEED_ROOTS: [&str; 4] = ["<rss", "<feed", "<rdf:RDF", "<RDF"];
+
+/// `text` from its feed's root element on, when what comes before it is not a prolog:
+/// a PHP warning or notice (`<br />\n<b>Warning</b>: …`), a debug line or stray bytes
+/// that a server script printed before the feed. (The XML declaration after them was
+/// already dropped by [`drop_inner_declarations`]; the text is UTF-8 by then.)
+fn drop_leading_junk(text: &str) -> Option<&str> {
+    if root_element(text).is_some_and(|name| FEED_ROOTS.iter().any(|r| &r[1..] == name)) {
+        return None;
+    }
+    let at = FEED_ROOTS
+        .iter()
+        .filter_map(|root| {
+            text.match_indices(root).map(|(i, _)| i).find(|&i| {
+                text[i + root.len()..]
+                    .chars()
+                    .next()
+                    .is_some_and(|c| c.is_whitespace() || c == '>')
+            })
+        })
+        .min()?;
+    Some(&text[at..])
+}
+
+/// The end tag a feed document lacks, when it was cut off: its root is a feed's and
+/// its end tag is nowhere.
+pub fn missing_end_tag(text: &str) -> Option<String> {
+    let root = root_element(text)?;
+    let end_tag = format!("</{root}>");
+    (FEED_ROOTS.iter().any(|r| &r[1..] == root) && !text.contains(&end_tag)).then_some(end_tag)
+}
+
+/// A feed cut off in the middle (a server script that stopped, a proxy that dropped the
+/// connection after sending a 200 with no length), closed after its last complete item
+/// or entry, so that the items that arrived whole are read. `None` when the document
+/// ends with its root's end tag, or no item is complete.
+fn close_cut_off_feed(text: &str) -> Option<String> {
+    let end_tag = missing_end_tag(text)?;
+    let root = root_element(text)?;
+    let item = if root == "feed" {
+        "</entry>"
+    } else {
+        "</item>"
+    };
+    let cut = text.rfind(item)? + item.len();
+    let mut closed = text[..cut].to_owned();
+    if root == "rss" && !closed.contains("</channel>") {
+        closed.push_str("</channel>");
+    }
+    closed.push_str(&end_tag);
+    Some(closed)
 }
 
 /// Escapes what hand-made feeds leave unescaped and XML rejects: a `&` that starts no
