@@ -358,7 +358,7 @@ pub struct Repaired {
     /// The repaired text.
     pub text: String,
     /// The feed ended before its last item or entry did, and was closed after the last
-    /// complete one ([`close_cut_off_feed`]): what followed was lost.
+    /// complete one: what followed was lost.
     pub cut_off: bool,
 }
 
