@@ -506,6 +506,8 @@ const NEWSBOAT: &str = r#"<?xml version="1.0"?>
   <body>
     <outline type="rss" xmlUrl="https://rus.azattyq.org/api/zrqiteuuir" htmlUrl="" title="Азаттык"/>
     <outline type="rss" xmlUrl="https://kun.uz/en/news/rss" text="Kun.uz"/>
+    <outline type="rss" xmlUrl="feed://pajhwok.com/en/feed/" text="Pajhwok"/>
+    <outline type="rss" xmlUrl="www.eurasianet.org/feed" text="Eurasianet"/>
   </body>
 </opml>
 "#;
@@ -541,7 +543,7 @@ fn import_reads_opml_the_way_other_readers_write_it() {
             .unwrap_or_else(|| panic!("no {id} in {listed}"))
             .clone()
     };
-    assert_eq!(listed.as_array().unwrap().len(), 6, "{listed}");
+    assert_eq!(listed.as_array().unwrap().len(), 8, "{listed}");
     let afintl = by_id("afghanistan-international");
     assert_eq!(afintl["region"], "Afghanistan", "folder → region");
     assert_eq!(afintl["site"], "https://www.afintl.com/en");
@@ -563,6 +565,16 @@ fn import_reads_opml_the_way_other_readers_write_it() {
     );
     let kun = by_id("kun-uz");
     assert_eq!(kun["region"], "Other", "no folder: the default region");
+    assert_eq!(
+        by_id("pajhwok")["url"],
+        "http://pajhwok.com/en/feed/",
+        "feed:// is http://"
+    );
+    assert_eq!(
+        by_id("eurasianet")["url"],
+        "https://www.eurasianet.org/feed",
+        "no scheme: https"
+    );
     roundup()
         .args(["--config", config.to_str().unwrap(), "check"])
         .assert()

@@ -197,7 +197,20 @@ fn parse_url(text: &str, config_dir: &Path) -> Result<Url, SourcesError> {
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-'))
                 && !rest.starts_with(|c: char| c.is_ascii_digit())
         });
-    let with_scheme = if has_scheme {
+    // The old `feed:` scheme that browsers and some OPML exports still write:
+    // `feed://host/path` is `http://host/path` by convention, and
+    // `feed:https://host/path` wraps the URL itself.
+    let unfed = text
+        .strip_prefix("feed:")
+        .filter(|rest| rest.starts_with("http://") || rest.starts_with("https://"))
+        .map(str::to_owned)
+        .or_else(|| {
+            text.strip_prefix("feed://")
+                .map(|rest| format!("http://{rest}"))
+        });
+    let with_scheme = if let Some(unfed) = unfed {
+        unfed
+    } else if has_scheme {
         text.to_owned()
     } else {
         format!("https://{text}")
@@ -378,7 +391,13 @@ fn import(path: &Path, opml_path: &Path, reload: Reload) -> anyhow::Result<Exit>
         file.append(&SourceSpec {
             id: id.clone(),
             name,
-            url: feed.xml_url.trim().to_owned(),
+            // As read (`feed://`, no scheme: what the config accepts); a file path as
+            // written, relative to the config file.
+            url: if matches!(url.scheme(), "http" | "https") {
+                url.as_str().to_owned()
+            } else {
+                feed.xml_url.trim().to_owned()
+            },
             site,
             region: feed.folder,
             language: feed.language,
@@ -564,6 +583,16 @@ mod tests {
         assert_eq!(
             parse_url("localhost:8080/feed", dir).unwrap().as_str(),
             "https://localhost:8080/feed"
+        );
+        assert_eq!(
+            parse_url("feed://example.org/rss", dir).unwrap().as_str(),
+            "http://example.org/rss"
+        );
+        assert_eq!(
+            parse_url("feed:https://example.org/rss", dir)
+                .unwrap()
+                .as_str(),
+            "https://example.org/rss"
         );
         assert!(parse_url("ftp://example.org/x", dir).is_err());
         assert!(parse_url("http://exa mple.org/", dir).is_err());
