@@ -619,3 +619,63 @@ async fn https_to_a_plain_http_port_is_said_in_words() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A URL whose port runs another service (an SSH server's banner instead of an HTTP
+/// reply), and one whose server closes the connection in the middle of a chunked body.
+#[tokio::test]
+async fn a_reply_that_is_not_http_or_is_cut_off_is_said_in_words() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            // The whole request head, so that closing leaves nothing unread (which
+            // would make it a reset).
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match socket.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let reply: &[u8] = if String::from_utf8_lossy(&request).contains("/ssh") {
+                b"SSH-2.0-OpenSSH_9.2\r\n"
+            } else {
+                b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\n\
+                  Transfer-Encoding: chunked\r\n\r\n20\r\n<?xml version=\"1.0\"?><rss versio\r\n"
+            };
+            let _ = socket.write_all(reply).await;
+            let _ = socket.shutdown().await;
+        }
+    });
+    let base = format!("http://127.0.0.1:{port}");
+    let h = Harness::new(
+        "",
+        &[
+            source("ssh", &format!("{base}/ssh")),
+            source("chunked", &format!("{base}/chunked")),
+        ],
+    );
+    let report = h.cycle().await;
+    match outcome(&report, "ssh") {
+        SourceOutcome::Failed { error, .. } => assert!(
+            error.starts_with(
+                "request failed: the server's reply is not HTTP (another service on this port?)"
+            ),
+            "{error}"
+        ),
+        other => panic!("{other:?}"),
+    }
+    match outcome(&report, "chunked") {
+        SourceOutcome::Failed { error, .. } => assert_eq!(
+            error,
+            "request failed: the server closed the connection before the whole body arrived"
+        ),
+        other => panic!("{other:?}"),
+    }
+    server.abort();
+}

@@ -343,9 +343,32 @@ impl Fetcher {
                     .unwrap_or(chain),
             )
         } else {
-            FetchError::Http(chain)
+            FetchError::Http(
+                reply_failure(&chain)
+                    .or_else(|| network_failure(&chain))
+                    .unwrap_or(chain),
+            )
         }
     }
+}
+
+/// What went wrong between sending the request and reading the reply's head, in words:
+/// a reply that is not HTTP (another service on the port; hyper: "invalid HTTP version
+/// parsed"), or a connection the server closed or reset instead of answering (an
+/// `http://` URL on a TLS port gets a reset from most TLS servers).
+fn reply_failure(chain: &str) -> Option<String> {
+    let detail = chain.rsplit(": ").next().unwrap_or(chain);
+    let said = if chain.contains("invalid HTTP") || chain.contains("invalid URI") {
+        "the server's reply is not HTTP (another service on this port?)"
+    } else if chain.contains("SendRequest") && chain.contains("Connection reset") {
+        "the server reset the connection instead of answering (an https:// port asked \
+         with http://? a server that blocks feed readers?)"
+    } else if chain.contains("connection closed before message completed") {
+        "the server closed the connection without answering"
+    } else {
+        return None;
+    };
+    Some(format!("{said} ({detail})"))
 }
 
 /// The target of a redirect response, if it may be followed.
@@ -391,6 +414,7 @@ fn header(response: &reqwest::Response, name: reqwest::header::HeaderName) -> Op
 fn body_failure(chain: &str) -> Option<String> {
     if chain.contains("end of file before message length reached")
         || chain.contains("connection closed before message completed")
+        || chain.contains("unexpected EOF during chunk")
     {
         return Some("the server closed the connection before the whole body arrived".into());
     }
@@ -521,6 +545,36 @@ mod tests {
         );
         assert_eq!(
             network_failure("client error (Connect): something new"),
+            None
+        );
+    }
+
+    #[test]
+    fn replies_that_are_not_http_or_never_come_are_said_in_words() {
+        use super::reply_failure;
+        // As reqwest 0.13 chains them, seen from local servers: an SSH banner, an
+        // http:// request to Python's TLS server, a server that closed at once.
+        assert_eq!(
+            reply_failure("client error (SendRequest): invalid HTTP version parsed").as_deref(),
+            Some(
+                "the server's reply is not HTTP (another service on this port?) (invalid HTTP version parsed)"
+            )
+        );
+        assert!(
+            reply_failure(
+                "client error (SendRequest): connection error: Connection reset by peer \
+                 (os error 104)"
+            )
+            .unwrap()
+            .starts_with("the server reset the connection instead of answering (an https://")
+        );
+        assert!(
+            reply_failure("client error (SendRequest): connection closed before message completed")
+                .unwrap()
+                .starts_with("the server closed the connection without answering")
+        );
+        assert_eq!(
+            reply_failure("client error (SendRequest): something new"),
             None
         );
     }
