@@ -259,6 +259,58 @@ async fn a_page_with_several_feeds_lists_them_and_pick_chooses() {
     assert_eq!(listed[2]["region"], "Iran");
 }
 
+/// A WordPress page links the site's feed and its comment feeds (the site's and the
+/// article's): `add` takes the site's feed and says which it left.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_linking_its_feed_and_comment_feeds_adds_the_feed() {
+    let server = MockServer::start().await;
+    serve(
+        &server,
+        "/2024/11/26/sco/",
+        page_linking(&[
+            ("application/rss+xml", "Khaama Press » Feed", "/feed/"),
+            (
+                "application/rss+xml",
+                "Khaama Press » Comments Feed",
+                "/comments/feed/",
+            ),
+            (
+                "application/rss+xml",
+                "Khaama Press » Russia wants the Taliban at SCO meetings Comments Feed",
+                "/2024/11/26/sco/feed/",
+            ),
+        ]),
+        "text/html",
+    )
+    .await;
+    serve(
+        &server,
+        "/feed/",
+        std::fs::read(fixture("feeds/afintl.xml")).unwrap(),
+        "application/rss+xml",
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("roundup.toml");
+    std::fs::write(&config, "").unwrap();
+    run(
+        &config,
+        &[
+            "sources",
+            "add",
+            &format!("{}/2024/11/26/sco/", server.uri()),
+        ],
+    )
+    .success()
+    .stdout(predicate::str::contains(format!(
+        "not added: the page's comment feed \"Khaama Press » Comments Feed\" <{}/comments/feed/>",
+        server.uri()
+    )));
+    let listed = list_json(&config);
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["url"], format!("{}/feed/", server.uri()));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_one_line_exit_2_and_leaves_the_config_alone() {
     let server = MockServer::start().await;

@@ -312,6 +312,16 @@ async fn add(
     file.append(&spec);
     let config = file.save().map_err(usage)?;
     say(&format!("added {id}: {name} <{}>", found.url))?;
+    for other in &found.passed_over {
+        say(&format!(
+            "  not added: the page's comment feed {}<{}>",
+            other
+                .title
+                .as_deref()
+                .map_or(String::new(), |t| format!("{t:?} ")),
+            other.url
+        ))?;
+    }
     after_edit(&config, reload)
 }
 

@@ -45,6 +45,8 @@ pub struct FoundFeed {
     pub site: Option<Url>,
     /// The feed's declared language.
     pub language: Option<String>,
+    /// Comment feeds the page also links, passed over for this one (see [`discover`]).
+    pub passed_over: Vec<Candidate>,
 }
 
 /// A feed linked from a page, not fetched yet.
@@ -62,7 +64,7 @@ pub struct Candidate {
 #[derive(Debug)]
 pub enum Discovery {
     /// A feed (the URL itself, the page's only feed, or the one picked).
-    Feed(FoundFeed),
+    Feed(Box<FoundFeed>),
     /// A page linking several feeds and no `--pick`: the user chooses.
     Choices(Vec<Candidate>),
 }
@@ -79,14 +81,14 @@ pub async fn discover(
 ) -> Result<Discovery, SourcesError> {
     let page = get(fetcher, url).await?;
     if let Ok(feed) = page.feed() {
-        return Ok(Discovery::Feed(page.found(feed, None)));
+        return Ok(Discovery::Feed(Box::new(page.found(feed, None))));
     }
     let mut candidates = linked_feeds(&page.body, &page.url);
     if candidates.is_empty()
         && matches!(page.url.scheme(), "http" | "https")
         && let Some(found) = guess(fetcher, &page.url).await
     {
-        return Ok(Discovery::Feed(found));
+        return Ok(Discovery::Feed(Box::new(found)));
     }
     let chosen = match (candidates.len(), pick) {
         (0, _) => {
@@ -101,16 +103,37 @@ pub async fn discover(
         }
         (_, Some(p)) => candidates.swap_remove(p - 1),
         (1, None) => candidates.swap_remove(0),
-        (_, None) => return Ok(Discovery::Choices(candidates)),
+        (_, None) => {
+            let mut main = (0..candidates.len()).filter(|&i| !is_comments_feed(&candidates[i]));
+            match (main.next(), main.next()) {
+                (Some(only), None) => candidates.remove(only),
+                _ => return Ok(Discovery::Choices(candidates)),
+            }
+        }
     };
     let linked = get(fetcher, &chosen.url).await?;
     match linked.feed() {
-        Ok(feed) => Ok(Discovery::Feed(linked.found(feed, Some(&page.url)))),
+        Ok(feed) => Ok(Discovery::Feed(Box::new(FoundFeed {
+            passed_over: candidates,
+            ..linked.found(feed, Some(&page.url))
+        }))),
         Err(e) => Err(SourcesError::new(format!(
             "{url}: the page links {} but it is {e}",
             chosen.url
         ))),
     }
+}
+
+/// Whether a linked feed is one of comments: WordPress links its "Comments Feed"
+/// (`/comments/feed/`) beside the site's feed on every page, and an article page adds
+/// the article's own ("… Comments Feed"), in the site's language.
+fn is_comments_feed(candidate: &Candidate) -> bool {
+    let path = candidate.url.path().to_lowercase();
+    let title = candidate.title.as_deref().unwrap_or("").to_lowercase();
+    path.split('/').any(|segment| segment == "comments")
+        || ["comments", "комментари", "دیدگاه", "نظرات"]
+            .iter()
+            .any(|word| title.contains(word))
 }
 
 /// A fetched body and where it came from.
@@ -144,6 +167,7 @@ impl Page {
                 .filter(|t| !t.is_empty()),
             site,
             language: feed.language.filter(|l| !l.trim().is_empty()),
+            passed_over: Vec::new(),
         }
     }
 }
