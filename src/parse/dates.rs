@@ -7,26 +7,91 @@
 //!   Russian and Central Asian CMSs write them under a Russian locale) and Persian or
 //!   Arabic-Indic digits;
 //! - dates without a time zone, as CMS templates print them ("2024-11-25 10:00",
-//!   "25.11.2024 10:00"), taken as UTC.
+//!   "25.11.2024 10:00"), taken as UTC;
+//! - dates in the Solar Hijri calendar ("1403/09/06 12:30"), as Persian-language CMSs
+//!   print them.
 //!
 //! An entry whose date cannot be read gets its fetch time, so an old item read wrongly
 //! would show as new: these forms are read only when nothing stricter matches. Pure.
 
 use std::sync::OnceLock;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveDateTime, Utc};
 use regex::Regex;
 
 /// A feed's timestamp text as a UTC time; `None` when no known form matches.
 pub(crate) fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
     let text = text.trim();
-    strict(text)
+    let read = strict(text)
         .or_else(|| lenient(text))
         .or_else(|| {
             let english = localized_to_english(text)?;
             strict(&english).or_else(|| lenient(&english))
         })
-        .or_else(|| without_zone(&ascii_digits(text)))
+        .or_else(|| without_zone(&ascii_digits(text)));
+    if read.is_some_and(|t| t.year() > SOLAR_HIJRI_YEARS.end) {
+        return read;
+    }
+    // Nothing read, or a year no news item has: a Solar Hijri date, or no date.
+    solar_hijri(&ascii_digits(text)).or_else(|| read.filter(|t| t.year() < SOLAR_HIJRI_YEARS.start))
+}
+
+/// Years of dates in the Solar Hijri calendar (Iran's and Afghanistan's official one)
+/// that news feeds carry: 1403 began in March 2024. As Gregorian years they are six
+/// centuries before any feed.
+const SOLAR_HIJRI_YEARS: std::ops::Range<i32> = 1300..1500;
+
+/// A Solar Hijri date, as Persian-language CMSs print them in place of a feed date,
+/// with an optional time before or after it ("1403/09/06 12:30", "12:30 - 1403/09/06",
+/// "1403-09-06T12:30:00+03:30"), converted to the Gregorian calendar by ICU4X's
+/// Persian calendar. A time without a zone is taken as UTC, as other dates without one.
+/// `text` has ASCII digits.
+fn solar_hijri(text: &str) -> Option<DateTime<Utc>> {
+    static DATE_FIRST: OnceLock<Option<Regex>> = OnceLock::new();
+    static TIME_FIRST: OnceLock<Option<Regex>> = OnceLock::new();
+    const DATE: &str = r"(?P<y>1[34]\d\d)[/.-](?P<mo>\d{1,2})[/.-](?P<d>\d{1,2})";
+    const TIME: &str = r"(?P<h>\d{1,2}):(?P<mi>\d{2})(?::(?P<s>\d{2}))?";
+    let date_first = DATE_FIRST
+        .get_or_init(|| {
+            Regex::new(&format!(
+                r"^{DATE}(?:(?:T|\s*[-–,،]?\s*){TIME})?\s*(?P<z>Z|[+-]\d{{2}}:?\d{{2}})?$"
+            ))
+            .ok()
+        })
+        .as_ref()?;
+    let time_first = TIME_FIRST
+        .get_or_init(|| Regex::new(&format!(r"^{TIME}\s*[-–,،]?\s*{DATE}$")).ok())
+        .as_ref()?;
+    let caps = date_first
+        .captures(text)
+        .or_else(|| time_first.captures(text))?;
+    let number = |name: &str| -> Option<u32> {
+        caps.name(name).map_or(Some(0), |m| m.as_str().parse().ok())
+    };
+    let persian = icu_calendar::Date::try_new_persian(
+        i32::try_from(number("y")?).ok()?,
+        u8::try_from(number("mo")?).ok()?,
+        u8::try_from(number("d")?).ok()?,
+    )
+    .ok()?
+    .to_calendar(icu_calendar::Iso);
+    let local = NaiveDate::from_ymd_opt(
+        persian.year().extended_year(),
+        u32::from(persian.month().ordinal),
+        u32::from(persian.day_of_month().0),
+    )?
+    .and_hms_opt(number("h")?, number("mi")?, number("s")?)?;
+    let offset = match caps.name("z").map(|m| m.as_str().replace(':', "")) {
+        None => 0,
+        Some(z) if z == "Z" => 0,
+        Some(z) => {
+            let sign = if z.starts_with('-') { -1 } else { 1 };
+            let hours: i64 = z.get(1..3)?.parse().ok()?;
+            let minutes: i64 = z.get(3..5)?.parse().ok()?;
+            sign * (hours * 3600 + minutes * 60)
+        }
+    };
+    Some(local.and_utc() - chrono::Duration::seconds(offset))
 }
 
 /// RFC 3339 and RFC 2822 as written: nearly every feed's dates, without the fixes'
@@ -267,6 +332,25 @@ mod tests {
             ("25.11.2024", at(2024, 11, 25, 0, 0, 0)),
         ];
         reads_as(&cases);
+    }
+
+    #[test]
+    fn solar_hijri_dates_are_read_in_the_gregorian_calendar() {
+        // 6 Azar 1403 is 26 November 2024 (the seed article's day); 31 Ordibehesht
+        // 1403 (a 31-day month, no such day in a Gregorian February) is 20 May 2024.
+        let cases = [
+            ("1403/09/06 12:30", at(2024, 11, 26, 12, 30, 0)),
+            ("۱۴۰۳/۰۹/۰۶ - ۱۲:۳۰", at(2024, 11, 26, 12, 30, 0)),
+            ("۱۲:۳۰ - ۱۴۰۳/۰۹/۰۶", at(2024, 11, 26, 12, 30, 0)),
+            ("1403-09-06T12:30:00+03:30", at(2024, 11, 26, 9, 0, 0)),
+            ("1403/02/31", at(2024, 5, 20, 0, 0, 0)),
+            ("1405/09/10 08:00:00", at(2026, 12, 1, 8, 0, 0)),
+        ];
+        reads_as(&cases);
+        // Not a Solar Hijri date either: no date rather than one six centuries ago.
+        for text in ["1403/13/40", "Tue, 26 Nov 1403 10:00:00 GMT"] {
+            assert_eq!(parse_timestamp(text), None, "{text}");
+        }
     }
 
     #[test]
