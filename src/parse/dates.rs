@@ -41,6 +41,55 @@ pub(crate) fn parse_timestamp(text: &str) -> Option<DateTime<Utc>> {
 /// centuries before any feed.
 const SOLAR_HIJRI_YEARS: std::ops::Range<i32> = 1300..1500;
 
+/// The Solar Hijri months by name, in order (Mordad also as Amordad).
+const SOLAR_HIJRI_MONTHS: [&[&str]; 12] = [
+    &["فروردین"],
+    &["اردیبهشت"],
+    &["خرداد"],
+    &["تیر"],
+    &["مرداد", "امرداد"],
+    &["شهریور"],
+    &["مهر"],
+    &["آبان"],
+    &["آذر"],
+    &["دی"],
+    &["بهمن"],
+    &["اسفند"],
+];
+
+/// A date written with its Solar Hijri month's name ("سه‌شنبه ۶ آذر ۱۴۰۳ - ۱۲:۳۰", the
+/// weekday and words around it dropped) as `1403/9/6 12:30`; `None` when `text` has
+/// no such date. `text` has ASCII digits.
+fn with_month_numbers(text: &str) -> Option<String> {
+    static NAMED: OnceLock<Option<Regex>> = OnceLock::new();
+    static CLOCK: OnceLock<Option<Regex>> = OnceLock::new();
+    let named = NAMED
+        .get_or_init(|| Regex::new(r"(\d{1,2})\s+(\p{Arabic}+)\s+(1[34]\d\d)").ok())
+        .as_ref()?;
+    let clock = CLOCK
+        .get_or_init(|| Regex::new(r"\b(\d{1,2}:\d{2}(?::\d{2})?)\b").ok())
+        .as_ref()?;
+    let caps = named.captures(text)?;
+    // Arabic yeh and kaf, as Arabic keyboards type them.
+    let name: String = caps[2]
+        .chars()
+        .map(|c| match c {
+            'ي' => 'ی',
+            'ك' => 'ک',
+            c => c,
+        })
+        .collect();
+    let month = SOLAR_HIJRI_MONTHS
+        .iter()
+        .position(|names| names.contains(&name.as_str()))?
+        + 1;
+    let date = format!("{}/{month}/{}", &caps[3], &caps[1]);
+    Some(match clock.captures(text) {
+        Some(time) => format!("{date} {}", &time[1]),
+        None => date,
+    })
+}
+
 /// A Solar Hijri date, as Persian-language CMSs print them in place of a feed date,
 /// with an optional time before or after it ("1403/09/06 12:30", "12:30 - 1403/09/06",
 /// "1403-09-06T12:30:00+03:30"), converted to the Gregorian calendar by ICU4X's
@@ -62,6 +111,8 @@ fn solar_hijri(text: &str) -> Option<DateTime<Utc>> {
     let time_first = TIME_FIRST
         .get_or_init(|| Regex::new(&format!(r"^{TIME}\s*[-–,،]?\s*{DATE}$")).ok())
         .as_ref()?;
+    let named = with_month_numbers(text);
+    let text = named.as_deref().unwrap_or(text);
     let caps = date_first
         .captures(text)
         .or_else(|| time_first.captures(text))?;
@@ -345,10 +396,13 @@ mod tests {
             ("1403-09-06T12:30:00+03:30", at(2024, 11, 26, 9, 0, 0)),
             ("1403/02/31", at(2024, 5, 20, 0, 0, 0)),
             ("1405/09/10 08:00:00", at(2026, 12, 1, 8, 0, 0)),
+            ("سه‌شنبه ۶ آذر ۱۴۰۳ - ۱۲:۳۰", at(2024, 11, 26, 12, 30, 0)),
+            ("۶ آذر ۱۴۰۳", at(2024, 11, 26, 0, 0, 0)),
+            ("31 اردیبهشت 1403، ساعت 08:15", at(2024, 5, 20, 8, 15, 0)),
         ];
         reads_as(&cases);
         // Not a Solar Hijri date either: no date rather than one six centuries ago.
-        for text in ["1403/13/40", "Tue, 26 Nov 1403 10:00:00 GMT"] {
+        for text in ["1403/13/40", "Tue, 26 Nov 1403 10:00:00 GMT", "۶ کابل ۱۴۰۳"] {
             assert_eq!(parse_timestamp(text), None, "{text}");
         }
     }
