@@ -321,7 +321,45 @@ fn print_report(report: &RefreshReport) -> anyhow::Result<()> {
         };
         say(&format!("{:<width$}  {line}", s.source_id))?;
     }
+    if let Some(hint) = offline_hint(report) {
+        eprintln!("roundup: {hint}");
+    }
     Ok(())
+}
+
+/// When every source (two or more) failed to connect, what that says about this
+/// machine: a first run on a host without a network or DNS shows a screen of identical
+/// errors that each name one outlet.
+fn offline_hint(report: &RefreshReport) -> Option<String> {
+    let n = report.sources.len();
+    let errors: Vec<&str> = report
+        .sources
+        .iter()
+        .filter_map(|s| match &s.outcome {
+            SourceOutcome::Failed {
+                status: None,
+                error,
+                ..
+            } if error.starts_with("connection failed:") => Some(error.as_str()),
+            _ => None,
+        })
+        .collect();
+    if n < 2 || errors.len() < n {
+        return None;
+    }
+    Some(
+        if errors
+            .iter()
+            .all(|e| e.contains("host name does not resolve"))
+        {
+            format!(
+                "no source's host name resolves ({n} of {n}): this machine is offline or \
+                 has no working DNS"
+            )
+        } else {
+            format!("no source could be reached ({n} of {n}): is this machine online?")
+        },
+    )
 }
 
 fn exit_for(report: &RefreshReport) -> anyhow::Result<Exit> {
@@ -634,5 +672,57 @@ fn truncate(s: &str, max: usize) -> String {
     } else {
         let cut: String = s.chars().take(max.saturating_sub(1)).collect();
         format!("{cut}…")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::SourceReport;
+
+    fn failed(id: &str, status: Option<u16>, error: &str) -> SourceReport {
+        SourceReport {
+            source_id: id.to_owned(),
+            outcome: SourceOutcome::Failed {
+                status,
+                error: error.to_owned(),
+                failures: 1,
+                retry_after: None,
+            },
+        }
+    }
+
+    #[test]
+    fn every_source_failing_to_connect_says_what_it_says_about_this_machine() {
+        let dns = "connection failed: the host name does not resolve (Name or service not known)";
+        let refused = "connection failed: nothing accepts connections at this address and port \
+                       (Connection refused (os error 111))";
+        let report = |sources| RefreshReport { sources };
+        assert_eq!(
+            offline_hint(&report(vec![
+                failed("a", None, dns),
+                failed("b", None, dns)
+            ]))
+            .as_deref(),
+            Some(
+                "no source's host name resolves (2 of 2): this machine is offline or has no \
+                 working DNS"
+            )
+        );
+        assert_eq!(
+            offline_hint(&report(vec![
+                failed("a", None, dns),
+                failed("b", None, refused)
+            ]))
+            .as_deref(),
+            Some("no source could be reached (2 of 2): is this machine online?")
+        );
+        // One source that answered, even with an error, or a single source: no hint.
+        for sources in [
+            vec![failed("a", None, dns), failed("b", Some(404), "HTTP 404")],
+            vec![failed("a", None, dns)],
+        ] {
+            assert_eq!(offline_hint(&report(sources)), None);
+        }
     }
 }
