@@ -526,6 +526,15 @@ const BLOCKS: &[&str] = &[
     "ul",
 ];
 
+/// Characters XML 1.0 does not allow, which feeds carry all the same (a `\x1A` or
+/// `\x0B` pasted from a word processor, a stray `U+FFFF`): C0 and C1 controls other
+/// than tab and line breaks, and the noncharacters U+FFFE and U+FFFF. One such character
+/// in a stored title made the whole Atom digest unreadable to feed readers; they are
+/// dropped from feed text, and again by the renderers (text stored before).
+pub fn is_stray_control(c: char) -> bool {
+    (c.is_control() && !matches!(c, '\t' | '\n' | '\r')) || matches!(c, '\u{FFFE}' | '\u{FFFF}')
+}
+
 fn collapse_whitespace(text: &str) -> String {
     let mut out = Collapsed::with_capacity(text.len());
     out.push(text);
@@ -568,12 +577,22 @@ impl Collapsed {
                 break;
             }
             let word_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            let word = &rest[..word_end];
+            rest = &rest[word_end..];
+            let stray = word.contains(is_stray_control);
+            if stray && word.chars().all(is_stray_control) {
+                continue;
+            }
             if self.space_before {
                 self.text.push(' ');
                 self.space_before = false;
             }
-            self.text.push_str(&rest[..word_end]);
-            rest = &rest[word_end..];
+            if stray {
+                self.text
+                    .extend(word.chars().filter(|&c| !is_stray_control(c)));
+            } else {
+                self.text.push_str(word);
+            }
         }
     }
 }
@@ -656,6 +675,19 @@ mod tests {
         }
         out.space();
         assert_eq!(out.text, "word next last");
+    }
+
+    #[test]
+    fn control_characters_feeds_carry_are_dropped() {
+        let got = items(
+            "<rss version=\"2.0\"><channel><title>t</title><item>\
+             <title>AT&amp;T\u{1a} deal\u{0b} in Kabul \u{1a}\u{7f}</title>\
+             <link>https://news.example.com/a</link>\
+             <description>Signed on Monday\u{1a}, \u{1b} the companies said\u{9f}.</description>\
+             </item></channel></rss>",
+        );
+        assert_eq!(got[0].title, "AT&T deal in Kabul");
+        assert_eq!(got[0].summary, "Signed on Monday, the companies said.");
     }
 
     fn items(xml: &str) -> Vec<Item> {

@@ -27,6 +27,7 @@ pub(super) fn environment() -> &'static Environment<'static> {
                         '>' => escaped.push_str("&gt;"),
                         '"' => escaped.push_str("&quot;"),
                         '\'' => escaped.push_str("&#39;"),
+                        c if crate::normalize::is_stray_control(c) => {}
                         c => escaped.push(c),
                     }
                 }
@@ -218,6 +219,22 @@ pub(super) fn digest_view(d: &Digest) -> DigestView<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn characters_xml_forbids_never_reach_a_page_or_feed() {
+        // Text stored before feed text was cleaned of them (see
+        // `normalize::is_stray_control`) must not make a digest unreadable.
+        for name in ["digest.atom.xml", "digest.html"] {
+            let out = environment()
+                .render_named_str(
+                    name,
+                    "{{ t }}",
+                    minijinja::context! { t => "AT&T\u{1a} deal\u{ffff}" },
+                )
+                .unwrap();
+            assert_eq!(out, "AT&amp;T deal", "{name}");
+        }
+    }
 
     #[test]
     fn direction_follows_the_first_strong_letter() {
