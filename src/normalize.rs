@@ -579,7 +579,12 @@ impl Collapsed {
             let word_end = rest.find(char::is_whitespace).unwrap_or(rest.len());
             let word = &rest[..word_end];
             rest = &rest[word_end..];
-            let stray = word.contains(is_stray_control);
+            // Bytes that begin every such character in UTF-8 (C0 controls and DEL,
+            // C1's lead byte, U+FFFE/U+FFFF's): a quick test before the exact one.
+            let stray = word
+                .bytes()
+                .any(|b| b < 0x20 || b == 0x7f || b == 0xc2 || b == 0xef)
+                && word.contains(is_stray_control);
             if stray && word.chars().all(is_stray_control) {
                 continue;
             }
