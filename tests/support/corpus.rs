@@ -43,11 +43,21 @@ pub const READABLE: &[(&str, &str, &str)] = &[
         "application/rss+xml",
         "Kabul traders <b>protest</b> new customs duties",
     ),
+    (
+        "php-warning.xml",
+        "application/rss+xml",
+        "Herat airport reopens after runway repairs",
+    ),
+    ("cut-off.xml", "application/rss+xml", "Власти Киргизии"),
 ];
 
 /// Files that must each become one clear error.
 pub const UNREADABLE: &[(&str, &str, &str)] = &[
-    ("truncated.xml", "application/rss+xml", ""),
+    (
+        "truncated.xml",
+        "application/rss+xml",
+        "the body ends before the feed does (no </rss>), with no item whole",
+    ),
     ("empty.xml", "application/rss+xml", "empty response"),
     ("garbage.bin", "application/rss+xml", "not a feed"),
     (
