@@ -418,7 +418,7 @@ pub fn missing_end_tag(text: &str) -> Option<String> {
 /// A feed cut off in the middle (a server script that stopped, a proxy that dropped the
 /// connection after sending a 200 with no length), closed after its last complete item
 /// or entry, so that the items that arrived whole are read. `None` when the document
-/// ends with its root's end tag, or no item is complete.
+/// has its root's end tag (whatever follows it), or no item is complete.
 fn close_cut_off_feed(text: &str) -> Option<String> {
     let end_tag = missing_end_tag(text)?;
     let root = root_element(text)?;
