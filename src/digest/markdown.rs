@@ -87,10 +87,15 @@ fn story_block(out: &mut String, s: &Story, d: &Digest) {
     }
 }
 
-/// Escapes the characters that would turn feed text into Markdown markup or links.
+/// Escapes the characters that would turn feed text into Markdown markup or links, and
+/// drops control characters (`normalize::is_stray_control`; text stored before feed
+/// text was cleaned of them), which a terminal would act on.
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for ch in text.chars() {
+        if crate::normalize::is_stray_control(ch) {
+            continue;
+        }
         if matches!(
             ch,
             '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' | '|'
@@ -112,5 +117,8 @@ mod tests {
             escape("[click](javascript:x) <b>*x*</b>"),
             "\\[click\\](javascript:x) \\<b\\>\\*x\\*\\</b\\>"
         );
+        // A terminal escape sequence (colour, or worse) in stored text does not reach
+        // the terminal that shows the digest.
+        assert_eq!(escape("Kabul\u{1b}[2J\u{1a} talks"), "Kabul\\[2J talks");
     }
 }
