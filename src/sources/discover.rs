@@ -163,7 +163,7 @@ impl Page {
             url: self.url.clone(),
             title: feed
                 .title
-                .map(|t| t.content.split_whitespace().collect::<Vec<_>>().join(" "))
+                .map(|t| crate::normalize::to_plain_text(&t.content))
                 .filter(|t| !t.is_empty()),
             site,
             language: feed.language.filter(|l| !l.trim().is_empty()),
@@ -243,7 +243,7 @@ pub fn linked_feeds(body: &[u8], page: &Url) -> Vec<Candidate> {
             url,
             title: el
                 .attr("title")
-                .map(|t| t.trim().to_owned())
+                .map(crate::normalize::to_plain_text)
                 .filter(|t| !t.is_empty()),
             kind,
         });
