@@ -238,7 +238,12 @@ impl Validator<'_> {
                 Err(_) => {
                     self.problem(
                         Some(tz.span()),
-                        format!("fetch.timezone: unknown IANA time zone {:?}", tz.get_ref()),
+                        format!(
+                            "fetch.timezone: unknown IANA time zone {:?}{}",
+                            tz.get_ref(),
+                            zone_named(tz.get_ref())
+                                .map_or(String::new(), |z| format!(" (did you mean {z:?}?)"))
+                        ),
                     );
                     None
                 }
@@ -443,7 +448,7 @@ impl Validator<'_> {
     fn sources(&mut self, raw: Vec<RawSource>) -> Vec<Source> {
         let mut out = Vec::new();
         let mut ids: HashMap<String, Range<usize>> = HashMap::new();
-        let mut urls: HashMap<String, String> = HashMap::new();
+        let mut urls: HashMap<String, (String, std::ops::Range<usize>)> = HashMap::new();
         for r in raw {
             let id = r.id.get_ref().clone();
             // Lines are counted only for messages: counting per source is quadratic.
@@ -465,10 +470,14 @@ impl Validator<'_> {
             let url = self.source_url(&r.url);
             if let Some(u) = &url {
                 let key = crate::dedup::canonical::canonicalize(u).to_string();
-                if let Some(other) = urls.insert(key, id.clone()) {
+                if let Some((other, at)) = urls.insert(key, (id.clone(), r.url.span())) {
+                    let line = self.line(&at);
                     self.problem(
                         Some(r.url.span()),
-                        format!("sources.url: source {id:?} has the same feed URL as {other:?}"),
+                        format!(
+                            "sources.url: source {id:?} has the same feed URL as source \
+                             {other:?} (line {line})"
+                        ),
                     );
                 }
             }
@@ -548,6 +557,16 @@ impl Validator<'_> {
                 );
                 None
             }
+            Err(url::ParseError::RelativeUrlWithoutBase) if !text.contains("://") => {
+                self.problem(
+                    Some(raw.span()),
+                    format!(
+                        "sources.url: {text:?} has no scheme (did you mean \"https://{}\"?)",
+                        text.trim()
+                    ),
+                );
+                None
+            }
             Err(e) => {
                 self.problem(
                     Some(raw.span()),
@@ -588,6 +607,22 @@ pub(crate) fn is_slug(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// The IANA zone a bare city or zone name stands for ("Kabul" → "Asia/Kabul",
+/// "tashkent" → "Asia/Tashkent"), when exactly one zone ends with it.
+fn zone_named(name: &str) -> Option<&'static str> {
+    let wanted = name.trim().replace(' ', "_").to_lowercase();
+    let mut found = chrono_tz::TZ_VARIANTS.iter().map(|z| z.name()).filter(|z| {
+        z.rsplit('/')
+            .next()
+            .is_some_and(|city| city.to_lowercase() == wanted)
+            || z.to_lowercase() == wanted
+    });
+    match (found.next(), found.next()) {
+        (Some(zone), None) => Some(zone),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -679,9 +714,32 @@ homepage = "https://example.com"
             "{all}"
         );
         assert!(
-            all.contains(":7: sources.url: source \"a\" has the same feed URL"),
+            all.contains(
+                ":7: sources.url: source \"a\" has the same feed URL as source \"a\" (line 3)"
+            ),
             "{all}"
         );
+    }
+
+    #[test]
+    fn a_bare_city_or_a_url_without_scheme_is_answered_with_what_was_meant() {
+        let text = "[fetch]\ntimezone = \"kabul\"\n\n[[sources]]\nid = \"tolo\"\nurl = \"tolonews.com/rss\"\n";
+        let all = parse(text).unwrap_err().to_string();
+        assert!(
+            all.contains(
+                ":2: fetch.timezone: unknown IANA time zone \"kabul\" (did you mean \"Asia/Kabul\"?)"
+            ),
+            "{all}"
+        );
+        assert!(
+            all.contains(
+                ":6: sources.url: \"tolonews.com/rss\" has no scheme (did you mean \"https://tolonews.com/rss\"?)"
+            ),
+            "{all}"
+        );
+        // No guess when none or several zones fit.
+        assert_eq!(zone_named("Atlantis"), None);
+        assert_eq!(zone_named("asia/tashkent"), Some("Asia/Tashkent"));
     }
 
     #[test]
