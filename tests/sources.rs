@@ -723,6 +723,19 @@ fn search_finds_english_russian_and_persian_words() {
     // Case folding in Cyrillic and words in Persian.
     let ru = json(&["КЛЮЧЕВУЮ", "ставку"]);
     assert_eq!(ru["results"][0]["source"], "meduza", "{ru}");
+    // Other forms of the words: Meduza wrote "ключевую ставку", the reader types the
+    // dictionary form; the seed story says "participate", the reader "participation".
+    let inflected = json(&["ключевая", "ставка"]);
+    assert_eq!(inflected["results"][0]["source"], "meduza", "{inflected}");
+    let english = json(&["participation", "Taliban"]);
+    assert!(
+        english["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["title"].as_str().unwrap().contains("SCO")),
+        "{english}"
+    );
     let fa = json(&["هیرمند"]);
     assert_eq!(fa["results"][0]["source"], "bbcpersian", "{fa}");
     // Typed on an Arabic keyboard layout: Arabic yeh and kaf ("هيرمند", "كامل").

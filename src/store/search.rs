@@ -84,10 +84,13 @@ pub fn fts_query(text: &str) -> Option<String> {
                 spellings.push(spelling);
             }
         }
-        let quoted: Vec<String> = spellings
+        let mut quoted: Vec<String> = spellings
             .iter()
             .map(|w| format!("\"{}\"{star}", w.replace('"', "\"\"")))
             .collect();
+        if let Some(stem) = stem_of(word).filter(|_| !prefix) {
+            quoted.push(format!("\"{}\"*", stem.replace('"', "\"\"")));
+        }
         parts.push(match quoted.as_slice() {
             [one] => one.clone(),
             many => format!("({})", many.join(" OR ")),
@@ -109,6 +112,29 @@ pub fn fts_query(text: &str) -> Option<String> {
         query.push_str(part);
     }
     (!query.is_empty()).then_some(query)
+}
+
+/// Fewest letters a stem must keep to be searched as a prefix: a shorter one ("war",
+/// "oil", "мир") would match too many other words.
+const MIN_STEM_CHARS: usize = 4;
+
+/// The stem a search word is also searched by, as a prefix: Snowball's Russian stemmer
+/// for a word in Cyrillic letters, its English one for a word in Latin letters, so that
+/// "ключевая ставка" finds "ключевую ставку" and "talks" finds "talked". The index keeps
+/// words as written; the word itself is searched too (an English stem is not always a
+/// prefix of its word: "happy" → "happi"). Persian has no stemmer here.
+fn stem_of(word: &str) -> Option<String> {
+    use rust_stemmers::{Algorithm, Stemmer};
+    let lower = word.to_lowercase();
+    let algorithm = if lower.chars().all(|c| matches!(c, 'а'..='я' | 'ё')) {
+        Algorithm::Russian
+    } else if lower.chars().all(|c| c.is_ascii_lowercase()) {
+        Algorithm::English
+    } else {
+        return None;
+    };
+    let stem = Stemmer::create(algorithm).stem(&lower).into_owned();
+    (stem.chars().count() >= MIN_STEM_CHARS).then_some(stem)
 }
 
 /// `word` with its digits (ASCII, Persian, Arabic-Indic) as those from `zero` on, and
@@ -285,20 +311,29 @@ mod tests {
 
     #[test]
     fn user_text_becomes_a_safe_fts_query() {
+        // A word in Latin or Cyrillic letters is also searched by its stem, as a
+        // prefix, when the stem keeps four letters or more.
         assert_eq!(
             fts_query("Taliban SCO").as_deref(),
-            Some("\"Taliban\" \"SCO\"")
+            Some("(\"Taliban\" OR \"taliban\"*) AND \"SCO\"")
         );
         assert_eq!(
             fts_query("shoig* OR \"Lavrov\"").as_deref(),
-            Some("\"shoig\"* OR \"Lavrov\"")
+            Some("\"shoig\"* OR (\"Lavrov\" OR \"lavrov\"*)")
+        );
+        assert_eq!(
+            fts_query("ключевая ставка talks").as_deref(),
+            Some(
+                "(\"ключевая\" OR \"ключев\"*) AND (\"ставка\" OR \"ставк\"*) AND \
+                 (\"talks\" OR \"talk\"*)"
+            )
         );
         assert_eq!(fts_query("a-b:c").as_deref(), Some("\"a-b:c\""));
         assert_eq!(fts_query("say\"what").as_deref(), Some("\"say\"\"what\""));
         assert_eq!(fts_query("OR OR x OR").as_deref(), Some("\"x\""));
         assert_eq!(
             fts_query("Taliban AND SCO and").as_deref(),
-            Some("\"Taliban\" \"SCO\" \"and\"")
+            Some("(\"Taliban\" OR \"taliban\"*) AND \"SCO\" \"and\"")
         );
         assert_eq!(fts_query("  -- * "), None);
         assert_eq!(fts_query("طالبان").as_deref(), Some("\"طالبان\""));
