@@ -84,6 +84,15 @@ pub fn fts_query(text: &str) -> Option<String> {
                 spellings.push(spelling);
             }
         }
+        for split in spellings
+            .iter()
+            .flat_map(|w| zwnj_splits(w))
+            .collect::<Vec<_>>()
+        {
+            if !spellings.contains(&split) {
+                spellings.push(split);
+            }
+        }
         let mut quoted: Vec<String> = spellings
             .iter()
             .map(|w| format!("\"{}\"{star}", w.replace('"', "\"\"")))
@@ -112,6 +121,39 @@ pub fn fts_query(text: &str) -> Option<String> {
         query.push_str(part);
     }
     (!query.is_empty()).then_some(query)
+}
+
+/// Persian affixes written after a zero-width non-joiner (`می‌دانند`, `سال‌های`,
+/// `سه‌شنبه`), which the index reads as a word boundary (FTS5's unicode61 tokenizer
+/// splits at format characters) but many readers type without it (`میدانند`): the verb
+/// prefixes, the plural suffixes and the superlative, and the weekday names' `شنبه`.
+const ZWNJ_PREFIXES: [&str; 2] = ["نمی", "می"];
+const ZWNJ_SUFFIXES: [&str; 5] = ["هایی", "های", "ها", "ترین", "شنبه"];
+
+/// `word` as the two-word phrases it is indexed as when written with a ZWNJ after a
+/// Persian prefix or before a suffix (`میدانند` → `می دانند`), each part at least two
+/// letters. Empty for other words.
+fn zwnj_splits(word: &str) -> Vec<String> {
+    let letters = |s: &str| s.chars().count();
+    if word.contains('\u{200C}') || word.contains(' ') {
+        return Vec::new();
+    }
+    let mut splits = Vec::new();
+    if let Some((prefix, rest)) = ZWNJ_PREFIXES
+        .iter()
+        .find_map(|p| word.strip_prefix(p).map(|rest| (p, rest)))
+        .filter(|(_, rest)| letters(rest) >= 2)
+    {
+        splits.push(format!("{prefix} {rest}"));
+    }
+    if let Some((stem, suffix)) = ZWNJ_SUFFIXES
+        .iter()
+        .find_map(|s| word.strip_suffix(s).map(|stem| (stem, s)))
+        .filter(|(stem, _)| letters(stem) >= 2)
+    {
+        splits.push(format!("{stem} {suffix}"));
+    }
+    splits
 }
 
 /// Fewest letters a stem must keep to be searched as a prefix: a shorter one ("war",
@@ -349,6 +391,21 @@ mod tests {
         assert_eq!(
             fts_query("۱۴۰۳").as_deref(),
             Some("(\"۱۴۰۳\" OR \"١٤٠٣\" OR \"1403\")")
+        );
+        // Typed without the ZWNJ after a Persian prefix or before a suffix: also
+        // searched as the two words the index holds.
+        assert_eq!(
+            fts_query("میدانند").as_deref(),
+            Some("(\"میدانند\" OR \"ميدانند\" OR \"می دانند\")")
+        );
+        assert_eq!(
+            fts_query("سهشنبه سالهای").as_deref(),
+            Some("(\"سهشنبه\" OR \"سه شنبه\") AND (\"سالهای\" OR \"سالهاي\" OR \"سال های\")")
+        );
+        assert_eq!(
+            fts_query("می‌دانند").as_deref(),
+            Some("(\"می‌دانند\" OR \"مي‌دانند\")"),
+            "typed with its ZWNJ: searched as typed"
         );
         assert_eq!(
             fts_query("کابل OR x y").as_deref(),
