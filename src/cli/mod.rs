@@ -620,6 +620,13 @@ fn search(
         ),
         OutputFormat::Text => {
             let tz = config.fetch.timezone;
+            // Stored text from before feed text was cleaned of control characters must
+            // not act on the terminal (see `normalize::is_stray_control`).
+            let shown = |text: &str| -> String {
+                text.chars()
+                    .filter(|&c| !crate::normalize::is_stray_control(c))
+                    .collect()
+            };
             let mut out = String::new();
             for (i, h) in hits.iter().enumerate() {
                 let when = h.published.unwrap_or(h.first_seen);
@@ -630,10 +637,10 @@ fn search(
                 out.push_str(&format!(
                     "{}. {}\n   {} · {}{also}\n   {}\n   {}\n",
                     i + 1,
-                    h.title,
-                    h.source_name,
+                    shown(&h.title),
+                    shown(&h.source_name),
                     when.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
-                    h.snippet.split_whitespace().collect::<Vec<_>>().join(" "),
+                    shown(&h.snippet.split_whitespace().collect::<Vec<_>>().join(" ")),
                     h.url.as_deref().unwrap_or("")
                 ));
             }
