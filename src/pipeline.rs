@@ -441,7 +441,7 @@ async fn fetch_and_store(
     let permit = deps.limits.for_url(url);
     let fetched = tokio::select! {
         // The semaphore is never closed, so acquire cannot fail.
-        r = async { let _p = permit.acquire().await.ok(); fetcher.fetch(url, &state).await } => r,
+        r = async { let _p = permit.acquire().await.ok(); fetcher.fetch_via(url, &state, source.proxy.as_ref()).await } => r,
         () = cancel.cancelled() => return SourceOutcome::Cancelled,
     };
     // Redirect bookkeeping only applies to requests of the configured URL.

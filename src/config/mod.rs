@@ -55,6 +55,10 @@ pub struct FetchConfig {
     pub max_body: u64,
     /// The User-Agent header (`VERSION` replaced by the crate version).
     pub user_agent: String,
+    /// `fetch.proxy`: the proxy every source is fetched through (`http://`, `https://`,
+    /// `socks5://`, `socks5h://`) unless it names its own; `None`: the environment's
+    /// (`HTTPS_PROXY`, `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`), if any.
+    pub proxy: Option<Url>,
 }
 
 /// `[digest]`: what the daily digest covers and where it goes.
@@ -196,6 +200,9 @@ pub struct Source {
     pub schedule: Option<Schedule>,
     /// Disabled sources are kept in the config but never fetched.
     pub enabled: bool,
+    /// The proxy this source is fetched through, overriding `fetch.proxy` (an outlet
+    /// blocked where roundup runs, through Tor's or another local SOCKS proxy).
+    pub proxy: Option<Url>,
 }
 
 /// A parsed cron expression (5 fields, or 6 with seconds) with its original text.

@@ -17,6 +17,7 @@ pub(crate) struct RawFetch {
     pub timeout: Option<Spanned<String>>,
     pub max_body: Option<Spanned<String>>,
     pub user_agent: Option<Spanned<String>>,
+    pub proxy: Option<Spanned<String>>,
 }
 
 /// `[digest]` as written.
@@ -66,4 +67,5 @@ pub(crate) struct RawSource {
     pub tags: Vec<Spanned<String>>,
     pub schedule: Option<Spanned<String>>,
     pub enabled: Option<Spanned<bool>>,
+    pub proxy: Option<Spanned<String>>,
 }

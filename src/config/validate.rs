@@ -277,6 +277,7 @@ impl Validator<'_> {
             .as_ref()
             .map_or(DEFAULT_USER_AGENT, |u| u.get_ref().as_str())
             .replace("VERSION", crate::VERSION);
+        let proxy = self.proxy(raw.proxy.as_ref(), "fetch.proxy");
         Some(FetchConfig {
             schedule: schedule?,
             timezone: timezone?,
@@ -285,6 +286,7 @@ impl Validator<'_> {
             timeout: timeout?,
             max_body: max_body?,
             user_agent,
+            proxy: proxy?,
         })
     }
 
@@ -505,10 +507,13 @@ impl Validator<'_> {
                 },
                 None => Some(None),
             };
-            let (Some(url), Some(schedule), Some(site)) = (url, schedule, site) else {
+            let proxy = self.proxy(r.proxy.as_ref(), "sources.proxy");
+            let (Some(url), Some(schedule), Some(site), Some(proxy)) = (url, schedule, site, proxy)
+            else {
                 continue;
             };
             out.push(Source {
+                proxy,
                 name: non_empty(&r.name).unwrap_or_else(|| id.clone()),
                 region: non_empty(&r.region).unwrap_or_else(|| DEFAULT_REGION.to_owned()),
                 language: non_empty(&r.language),
@@ -521,6 +526,33 @@ impl Validator<'_> {
             });
         }
         out
+    }
+
+    /// A proxy URL (`key` names it in problems): `Some(None)` when not given, `None` after
+    /// a problem.
+    fn proxy(&mut self, raw: Option<&Spanned<String>>, key: &str) -> Option<Option<Url>> {
+        let Some(raw) = raw else {
+            return Some(None);
+        };
+        match Url::parse(raw.get_ref().trim()) {
+            Ok(u)
+                if matches!(u.scheme(), "http" | "https" | "socks5" | "socks5h")
+                    && u.host_str().is_some() =>
+            {
+                Some(Some(u))
+            }
+            _ => {
+                self.problem(
+                    Some(raw.span()),
+                    format!(
+                        "{key}: {:?} is not a proxy URL (http://, https://, socks5:// or \
+                         socks5h:// with a host, e.g. \"socks5h://127.0.0.1:9050\")",
+                        raw.get_ref()
+                    ),
+                );
+                None
+            }
+        }
     }
 
     /// `http(s)://…` as is; `file:///abs/path` as is; `file://rel/path` resolved against
@@ -717,6 +749,36 @@ homepage = "https://example.com"
             all.contains(
                 ":7: sources.url: source \"a\" has the same feed URL as source \"a\" (line 3)"
             ),
+            "{all}"
+        );
+    }
+
+    #[test]
+    fn proxies_are_http_or_socks_urls() {
+        let c = parse(
+            "[fetch]\nproxy = \"http://10.0.0.1:3128\"\n\n[[sources]]\nid = \"a\"\nurl = \"https://a.example/rss\"\nproxy = \"socks5h://127.0.0.1:9050\"\n\n[[sources]]\nid = \"b\"\nurl = \"https://b.example/rss\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.fetch.proxy.as_ref().map(Url::as_str),
+            Some("http://10.0.0.1:3128/")
+        );
+        assert_eq!(
+            c.sources[0].proxy.as_ref().map(Url::as_str),
+            Some("socks5h://127.0.0.1:9050")
+        );
+        assert_eq!(c.sources[1].proxy, None);
+        let all = parse(
+            "[fetch]\nproxy = \"127.0.0.1:9050\"\n\n[[sources]]\nid = \"a\"\nurl = \"https://a.example/rss\"\nproxy = \"ftp://p.example\"\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            all.contains(":2: fetch.proxy: \"127.0.0.1:9050\" is not a proxy URL"),
+            "{all}"
+        );
+        assert!(
+            all.contains(":7: sources.proxy: \"ftp://p.example\" is not a proxy URL"),
             "{all}"
         );
     }

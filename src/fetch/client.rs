@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use reqwest::redirect::Policy;
+use url::Url;
 
 use crate::config::FetchConfig;
 
@@ -12,14 +13,20 @@ pub const MAX_REDIRECTS: usize = 5;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Builds the shared client: rustls, gzip/brotli/deflate, the configured User-Agent and
-/// the whole-request timeout. Redirects are not followed by reqwest: [`super::Fetcher`]
+/// the whole-request timeout; every request through `proxy` when given (which turns off
+/// the environment's proxies), else through the environment's (`HTTPS_PROXY`,
+/// `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`: reqwest's default). Redirects are not followed by reqwest: [`super::Fetcher`]
 /// follows them itself (at most [`MAX_REDIRECTS`] hops, http(s) only, no loops) so that it
 /// can tell a chain of permanent redirects from temporary ones.
 ///
 /// # Errors
 /// When reqwest cannot initialise TLS.
-pub fn build_client(config: &FetchConfig) -> reqwest::Result<reqwest::Client> {
-    reqwest::Client::builder()
+pub fn build_client(config: &FetchConfig, proxy: Option<&Url>) -> reqwest::Result<reqwest::Client> {
+    let mut builder = reqwest::Client::builder();
+    if let Some(proxy) = proxy {
+        builder = builder.proxy(reqwest::Proxy::all(proxy.as_str())?);
+    }
+    builder
         .user_agent(config.user_agent.clone())
         .timeout(config.timeout)
         .connect_timeout(CONNECT_TIMEOUT.min(config.timeout))

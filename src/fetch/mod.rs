@@ -7,7 +7,9 @@
 mod client;
 pub mod retry;
 
+use std::collections::HashMap;
 use std::io::Read;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -188,19 +190,63 @@ pub struct Fetcher {
     client: reqwest::Client,
     timeout: Duration,
     max_body: u64,
+    /// `[fetch]`, to build the clients of sources with a proxy of their own.
+    config: Arc<FetchConfig>,
+    /// One client per proxy that sources name (`sources.proxy`), built on first use.
+    proxied: Arc<Mutex<HashMap<Url, reqwest::Client>>>,
 }
 
 impl Fetcher {
-    /// Builds the fetcher (and its one HTTP client) from `[fetch]`.
+    /// Builds the fetcher (and its HTTP client, through `fetch.proxy` when set) from
+    /// `[fetch]`.
     ///
     /// # Errors
     /// When the HTTP client cannot be built (TLS initialisation).
     pub fn new(config: &FetchConfig) -> reqwest::Result<Fetcher> {
         Ok(Fetcher {
-            client: build_client(config)?,
+            client: build_client(config, config.proxy.as_ref())?,
             timeout: config.timeout,
             max_body: config.max_body,
+            config: Arc::new(config.clone()),
+            proxied: Arc::default(),
         })
+    }
+
+    /// [`Fetcher::fetch`] through `proxy` (a source's own, `sources.proxy`), or as
+    /// `fetch.proxy` says when `None`.
+    ///
+    /// # Errors
+    /// As [`Fetcher::fetch`]; a proxy the HTTP client cannot use is a connection failure.
+    pub async fn fetch_via(
+        &self,
+        url: &Url,
+        state: &FetchState,
+        proxy: Option<&Url>,
+    ) -> Result<FetchOutcome, FetchError> {
+        let Some(proxy) = proxy else {
+            return self.fetch(url, state).await;
+        };
+        let client = {
+            let mut clients = self
+                .proxied
+                .lock()
+                .map_err(|_| FetchError::Connect("proxy clients unavailable".to_owned()))?;
+            match clients.get(proxy) {
+                Some(client) => client.clone(),
+                None => {
+                    let client = build_client(&self.config, Some(proxy)).map_err(|e| {
+                        FetchError::Connect(format!("cannot use the proxy {proxy}: {e}"))
+                    })?;
+                    clients.insert(proxy.clone(), client.clone());
+                    client
+                }
+            }
+        };
+        let via = Fetcher {
+            client,
+            ..self.clone()
+        };
+        via.fetch(url, state).await
     }
 
     /// Fetches `url`, conditionally when `state` holds validators. Redirects are
