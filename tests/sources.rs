@@ -311,6 +311,53 @@ async fn a_page_linking_its_feed_and_comment_feeds_adds_the_feed() {
     assert_eq!(listed[0]["url"], format!("{}/feed/", server.uri()));
 }
 
+/// An outlet blocked where roundup runs: `add --proxy` checks it through the proxy and
+/// writes the proxy into its block, so that every fetch of it goes that way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn add_with_a_proxy_checks_through_it_and_writes_it() {
+    let feed = std::fs::read(fixture("feeds/afintl.xml")).unwrap();
+    let (socks, seen) = crate::common::proxy(true, feed).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("roundup.toml");
+    std::fs::write(&config, "").unwrap();
+    let proxy = format!("socks5h://{socks}");
+    run(
+        &config,
+        &[
+            "sources",
+            "add",
+            "http://blocked.invalid/rss",
+            "--proxy",
+            &proxy,
+        ],
+    )
+    .success();
+    assert_eq!(
+        seen.lock().unwrap()[0],
+        "CONNECT blocked.invalid:80",
+        "the check went through the proxy"
+    );
+    let text = std::fs::read_to_string(&config).unwrap();
+    assert!(text.contains(&format!("proxy = \"{proxy}\"")), "{text}");
+    // The block it wrote is fetched through the proxy too.
+    run(&config, &["fetch"]).success();
+    assert_eq!(seen.lock().unwrap().len(), 4, "{:?}", seen.lock().unwrap());
+    run(
+        &config,
+        &[
+            "sources",
+            "add",
+            "http://x.invalid/rss",
+            "--proxy",
+            "127.0.0.1:9050",
+        ],
+    )
+    .code(2)
+    .stderr(predicate::str::contains(
+        "--proxy \"127.0.0.1:9050\": not a proxy URL",
+    ));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_one_line_exit_2_and_leaves_the_config_alone() {
     let server = MockServer::start().await;

@@ -173,6 +173,10 @@ pub struct AddOptions {
     /// Which of several feeds a page links (1-based, as listed).
     #[arg(long, value_name = "N")]
     pick: Option<usize>,
+    /// Fetch this source through its own proxy (written as its `proxy`), e.g.
+    /// socks5h://127.0.0.1:9050 for Tor; the check fetch goes through it too.
+    #[arg(long, value_name = "URL")]
+    proxy: Option<String>,
 }
 
 /// The URL to fetch for what the user typed: a scheme is added when missing, and
@@ -250,7 +254,17 @@ async fn add(
             &url
         )));
     }
-    let fetcher = Fetcher::new(&config.fetch).context("cannot build the HTTP client")?;
+    let mut fetch = config.fetch.clone();
+    if let Some(proxy) = &options.proxy {
+        let parsed = crate::config::parse_proxy(proxy).ok_or_else(|| {
+            UsageError(format!(
+                "--proxy {proxy:?}: not a proxy URL ({})",
+                crate::config::PROXY_FORMS
+            ))
+        })?;
+        fetch.proxy = Some(parsed);
+    }
+    let fetcher = Fetcher::new(&fetch).context("cannot build the HTTP client")?;
     let found = match discover::discover(&fetcher, &url, options.pick)
         .await
         .map_err(usage)?
@@ -308,6 +322,7 @@ async fn add(
         tags: options.tags,
         schedule: options.schedule,
         enabled: true,
+        proxy: options.proxy.map(|p| p.trim().to_owned()),
     };
     file.append(&spec);
     let config = file.save().map_err(usage)?;
@@ -414,6 +429,7 @@ fn import(path: &Path, opml_path: &Path, reload: Reload) -> anyhow::Result<Exit>
             tags: feed.categories,
             schedule,
             enabled: !feed.disabled,
+            proxy: None,
         });
         taken_ids.push(id);
         taken_urls.push((key, taken_ids.last().cloned().unwrap_or_default()));

@@ -61,6 +61,19 @@ pub struct FetchConfig {
     pub proxy: Option<Url>,
 }
 
+/// A proxy URL as `fetch.proxy`, `sources.proxy` and `sources add --proxy` take it:
+/// `http://`, `https://`, `socks5://` or `socks5h://`, with a host.
+pub fn parse_proxy(text: &str) -> Option<Url> {
+    Url::parse(text.trim())
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https" | "socks5" | "socks5h"))
+        .filter(|u| u.host_str().is_some())
+}
+
+/// What a proxy URL must be, for error messages.
+pub const PROXY_FORMS: &str =
+    "http://, https://, socks5:// or socks5h:// with a host, e.g. socks5h://127.0.0.1:9050";
+
 /// `[digest]`: what the daily digest covers and where it goes.
 #[derive(Debug, Clone)]
 pub struct DigestConfig {

@@ -534,20 +534,15 @@ impl Validator<'_> {
         let Some(raw) = raw else {
             return Some(None);
         };
-        match Url::parse(raw.get_ref().trim()) {
-            Ok(u)
-                if matches!(u.scheme(), "http" | "https" | "socks5" | "socks5h")
-                    && u.host_str().is_some() =>
-            {
-                Some(Some(u))
-            }
-            _ => {
+        match super::parse_proxy(raw.get_ref()) {
+            Some(u) => Some(Some(u)),
+            None => {
                 self.problem(
                     Some(raw.span()),
                     format!(
-                        "{key}: {:?} is not a proxy URL (http://, https://, socks5:// or \
-                         socks5h:// with a host, e.g. \"socks5h://127.0.0.1:9050\")",
-                        raw.get_ref()
+                        "{key}: {:?} is not a proxy URL ({})",
+                        raw.get_ref(),
+                        super::PROXY_FORMS
                     ),
                 );
                 None

@@ -114,6 +114,9 @@ impl ConfigFile {
         if !spec.enabled {
             table["enabled"] = value(false);
         }
+        if let Some(proxy) = &spec.proxy {
+            table["proxy"] = value(proxy);
+        }
         let mut block = DocumentMut::new();
         let mut array = toml_edit::ArrayOfTables::new();
         array.push(table);
@@ -389,6 +392,7 @@ window = "24h"
             tags: vec!["a".to_owned(), "b".to_owned()],
             schedule: None,
             enabled: true,
+            proxy: None,
         }
     }
 

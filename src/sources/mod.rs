@@ -43,6 +43,8 @@ pub struct SourceSpec {
     pub schedule: Option<String>,
     /// `enabled = false` is written only for disabled sources.
     pub enabled: bool,
+    /// The source's own proxy URL (`proxy`), when it has one.
+    pub proxy: Option<String>,
 }
 
 /// A slug for `text` (a feed title or host): lower-case ASCII letters and digits joined

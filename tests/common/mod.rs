@@ -110,3 +110,70 @@ impl Harness {
         f(&self.store.lock())
     }
 }
+
+/// A one-connection-at-a-time proxy on 127.0.0.1 that answers every request itself with
+/// `feed`, and records the first line of each: an HTTP proxy (`GET http://host/path`)
+/// or, with `socks`, a SOCKS5 proxy (the CONNECT's host name, then the plain request
+/// that follows it). Feed hosts end in `.invalid`, which roundup never resolves itself:
+/// a fetch that succeeds went through the proxy.
+pub async fn proxy(
+    socks: bool,
+    feed: Vec<u8>,
+) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            if socks {
+                // Greeting: version 5, methods; answer "no authentication".
+                let mut head = [0u8; 2];
+                socket.read_exact(&mut head).await.unwrap();
+                let mut methods = vec![0u8; usize::from(head[1])];
+                socket.read_exact(&mut methods).await.unwrap();
+                socket.write_all(&[5, 0]).await.unwrap();
+                // CONNECT to a domain name (socks5h), then its port.
+                let mut request = [0u8; 5];
+                socket.read_exact(&mut request).await.unwrap();
+                assert_eq!(&request[..4], &[5, 1, 0, 3], "CONNECT by host name");
+                let mut host = vec![0u8; usize::from(request[4])];
+                socket.read_exact(&mut host).await.unwrap();
+                let mut port = [0u8; 2];
+                socket.read_exact(&mut port).await.unwrap();
+                log.lock().unwrap().push(format!(
+                    "CONNECT {}:{}",
+                    String::from_utf8_lossy(&host),
+                    u16::from_be_bytes(port)
+                ));
+                socket
+                    .write_all(&[5, 0, 0, 1, 127, 0, 0, 1, 0, 80])
+                    .await
+                    .unwrap();
+            }
+            let mut request = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                match socket.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => request.extend_from_slice(&buf[..n]),
+                }
+            }
+            let text = String::from_utf8_lossy(&request);
+            log.lock()
+                .unwrap()
+                .push(text.lines().next().unwrap_or("").to_owned());
+            let mut reply = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nContent-Length: {}\r\n\
+                 Connection: close\r\n\r\n",
+                feed.len()
+            )
+            .into_bytes();
+            reply.extend_from_slice(&feed);
+            let _ = socket.write_all(&reply).await;
+            let _ = socket.shutdown().await;
+        }
+    });
+    (addr.to_string(), seen)
+}
