@@ -513,7 +513,7 @@ fn opml_export_then_import_into_an_empty_config_gives_the_same_sources() {
     let mut sources = named_sources(DEMO_FEEDS);
     sources = sources.replacen(
         "region = \"Afghanistan\"\n",
-        "region = \"Afghanistan\"\nlanguage = \"en\"\ntags = [\"politics\", \"seed\"]\nschedule = \"*/15 * * * *\"\nsite = \"https://www.afintl.com/en\"\nenabled = false\n",
+        "region = \"Afghanistan\"\nlanguage = \"en\"\ntags = [\"politics\", \"seed\"]\nschedule = \"*/15 * * * *\"\nsite = \"https://www.afintl.com/en\"\nenabled = false\nproxy = \"socks5h://127.0.0.1:9050\"\n",
         1,
     );
     let config = dir.path().join("roundup.toml");
@@ -553,6 +553,23 @@ fn opml_export_then_import_into_an_empty_config_gives_the_same_sources() {
     assert_eq!(sorted(list_json(&empty)), sorted(list_json(&config)));
     let regions = |path: &Path| roundup::config::load(path).unwrap().region_order();
     assert_eq!(regions(&empty), regions(&config));
+    // A source's own proxy travels too (as `roundup:proxy`).
+    let proxies = |path: &Path| {
+        let mut p: Vec<(String, Option<String>)> = roundup::config::load(path)
+            .unwrap()
+            .sources
+            .into_iter()
+            .map(|s| (s.id, s.proxy.map(String::from)))
+            .collect();
+        p.sort();
+        p
+    };
+    assert_eq!(proxies(&empty), proxies(&config));
+    assert!(
+        proxies(&config)
+            .iter()
+            .any(|(_, p)| p.as_deref() == Some("socks5h://127.0.0.1:9050"))
+    );
     // Importing again: every feed is a duplicate, skipped and reported.
     let before = std::fs::read_to_string(&empty).unwrap();
     run(&empty, &["sources", "import", opml.to_str().unwrap()])

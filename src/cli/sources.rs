@@ -413,6 +413,16 @@ fn import(path: &Path, opml_path: &Path, reload: Reload) -> anyhow::Result<Exit>
         let site = feed
             .html_url
             .filter(|h| Url::parse(h).is_ok_and(|u| matches!(u.scheme(), "http" | "https")));
+        let proxy = feed.proxy.filter(|p| {
+            let usable = crate::config::parse_proxy(p).is_some();
+            if !usable {
+                report.push_str(&format!(
+                    "note: {label}: roundup:proxy {p:?} ignored (not {})\n",
+                    crate::config::PROXY_FORMS
+                ));
+            }
+            usable
+        });
         file.append(&SourceSpec {
             id: id.clone(),
             name,
@@ -429,7 +439,7 @@ fn import(path: &Path, opml_path: &Path, reload: Reload) -> anyhow::Result<Exit>
             tags: feed.categories,
             schedule,
             enabled: !feed.disabled,
-            proxy: None,
+            proxy,
         });
         taken_ids.push(id);
         taken_urls.push((key, taken_ids.last().cloned().unwrap_or_default()));
@@ -472,6 +482,7 @@ fn export(config: &Config, output: Option<PathBuf>) -> anyhow::Result<Exit> {
             tags: &s.tags,
             schedule: s.schedule.as_ref().map(Schedule::expr),
             enabled: s.enabled,
+            proxy: s.proxy.as_ref().map(Url::as_str),
         })
         .collect();
     let text = opml::write("roundup sources", &feeds)?;

@@ -6,7 +6,7 @@
 //! * a folder outline (one without `xmlUrl`) is the region of the feeds inside it (the
 //!   innermost folder when nested); a feed outside any folder gets the default region;
 //! * the `category` attribute (comma-separated, slash-delimited paths) becomes tags;
-//! * `language` is OPML 2.0's own attribute; roundup's id, schedule and `enabled` travel
+//! * `language` is OPML 2.0's own attribute; roundup's id, schedule, `enabled` and proxy travel
 //!   as `roundup:` attributes, so `export` then `import` gives back the same sources.
 //!
 //! quick-xml does not expand DTD entities, so entity bombs and external entities in an
@@ -40,6 +40,8 @@ pub struct OpmlFeed {
     pub schedule: Option<String>,
     /// `roundup:enabled="false"`.
     pub disabled: bool,
+    /// `roundup:proxy`.
+    pub proxy: Option<String>,
 }
 
 /// Reads the feed outlines of an OPML document, in document order.
@@ -96,6 +98,7 @@ pub fn parse(text: &str) -> Result<Vec<OpmlFeed>, String> {
                             id: get("roundup:id"),
                             schedule: get("roundup:schedule"),
                             disabled: get("roundup:enabled").is_some_and(|v| v == "false"),
+                            proxy: get("roundup:proxy"),
                         });
                         None
                     }
@@ -172,6 +175,8 @@ pub struct ExportFeed<'a> {
     pub schedule: Option<&'a str>,
     /// Enabled.
     pub enabled: bool,
+    /// The source's own proxy.
+    pub proxy: Option<&'a str>,
 }
 
 /// Writes an OPML 2.0 document: one folder outline per region (in first-seen order),
@@ -241,6 +246,9 @@ fn write_feed(w: &mut Writer<Vec<u8>>, f: &ExportFeed<'_>) -> std::io::Result<()
     if !f.enabled {
         attrs.push(("roundup:enabled", "false"));
     }
+    if let Some(p) = f.proxy {
+        attrs.push(("roundup:proxy", p));
+    }
     w.create_element("outline")
         .with_attributes(attrs)
         .write_empty()?;
@@ -302,6 +310,7 @@ mod tests {
                 tags: &tags,
                 schedule: Some("*/15 * * * *"),
                 enabled: false,
+                proxy: Some("socks5h://127.0.0.1:9050"),
             },
             ExportFeed {
                 id: "meduza",
@@ -313,6 +322,7 @@ mod tests {
                 tags: &[],
                 schedule: None,
                 enabled: true,
+                proxy: None,
             },
         ];
         let text = write("roundup sources", &feeds).unwrap();
@@ -328,6 +338,8 @@ mod tests {
         assert_eq!(back[0].categories, ["politics", "a&b"]);
         assert_eq!(back[0].schedule.as_deref(), Some("*/15 * * * *"));
         assert!(back[0].disabled);
+        assert_eq!(back[0].proxy.as_deref(), Some("socks5h://127.0.0.1:9050"));
+        assert_eq!(back[1].proxy, None);
         assert_eq!(back[1].id.as_deref(), Some("meduza"));
         assert_eq!(back[1].title.as_deref(), Some("Медуза"));
         assert!(!back[1].disabled);
