@@ -450,7 +450,7 @@ impl Validator<'_> {
     fn sources(&mut self, raw: Vec<RawSource>) -> Vec<Source> {
         let mut out = Vec::new();
         let mut ids: HashMap<String, Range<usize>> = HashMap::new();
-        let mut urls: HashMap<String, (String, std::ops::Range<usize>)> = HashMap::new();
+        let mut urls: HashMap<String, (String, Range<usize>)> = HashMap::new();
         for r in raw {
             let id = r.id.get_ref().clone();
             // Lines are counted only for messages: counting per source is quadratic.
@@ -794,7 +794,7 @@ homepage = "https://example.com"
             ),
             "{all}"
         );
-        // No guess when none or several zones fit.
+        // No guess when no zone fits; a whole zone name in other letter case is found.
         assert_eq!(zone_named("Atlantis"), None);
         assert_eq!(zone_named("asia/tashkent"), Some("Asia/Tashkent"));
     }
