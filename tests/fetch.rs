@@ -691,9 +691,18 @@ async fn sources_are_fetched_through_the_configured_proxies() {
         "{}\nproxy = \"socks5h://{socks_proxy}\"\n\n",
         source("blocked", "http://blocked.invalid/rss").trim_end()
     );
+    // A proxy that is not running (a port nothing listens on).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let down = format!(
+        "{}\nproxy = \"socks5h://{closed}\"\n\n",
+        source("down", "http://down.invalid/rss").trim_end()
+    );
     let h = Harness::new(
         &format!("proxy = \"http://{http_proxy}\""),
-        &[source("open", "http://open.invalid/feed"), own],
+        &[source("open", "http://open.invalid/feed"), own, down],
     );
     let report = h.cycle().await;
     for id in ["open", "blocked"] {
@@ -711,4 +720,14 @@ async fn sources_are_fetched_through_the_configured_proxies() {
         *via_socks.lock().unwrap(),
         ["CONNECT blocked.invalid:80", "GET /rss HTTP/1.1"]
     );
+    match outcome(&report, "down") {
+        SourceOutcome::Failed { error, .. } => assert_eq!(
+            error,
+            &format!(
+                "connection failed: the proxy socks5h://{closed} does not accept connections \
+                 (is it running?)"
+            )
+        ),
+        other => panic!("{other:?}"),
+    }
 }

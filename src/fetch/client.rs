@@ -15,9 +15,10 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Builds the shared client: rustls, gzip/brotli/deflate, the configured User-Agent and
 /// the whole-request timeout; every request through `proxy` when given (which turns off
 /// the environment's proxies), else through the environment's (`HTTPS_PROXY`,
-/// `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`: reqwest's default). Redirects are not followed by reqwest: [`super::Fetcher`]
-/// follows them itself (at most [`MAX_REDIRECTS`] hops, http(s) only, no loops) so that it
-/// can tell a chain of permanent redirects from temporary ones.
+/// `HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`: reqwest's default). Redirects are not followed
+/// by reqwest: [`super::Fetcher`] follows them itself (at most [`MAX_REDIRECTS`] hops,
+/// http(s) only, no loops) so that it can tell a chain of permanent redirects from
+/// temporary ones.
 ///
 /// # Errors
 /// When reqwest cannot initialise TLS.

@@ -190,6 +190,8 @@ pub struct Fetcher {
     client: reqwest::Client,
     timeout: Duration,
     max_body: u64,
+    /// The proxy `client` goes through, if any (named in connection failures).
+    proxy: Option<Url>,
     /// `[fetch]`, to build the clients of sources with a proxy of their own.
     config: Arc<FetchConfig>,
     /// One client per proxy that sources name (`sources.proxy`), built on first use.
@@ -205,6 +207,7 @@ impl Fetcher {
     pub fn new(config: &FetchConfig) -> reqwest::Result<Fetcher> {
         Ok(Fetcher {
             client: build_client(config, config.proxy.as_ref())?,
+            proxy: config.proxy.clone(),
             timeout: config.timeout,
             max_body: config.max_body,
             config: Arc::new(config.clone()),
@@ -244,6 +247,7 @@ impl Fetcher {
         };
         let via = Fetcher {
             client,
+            proxy: Some(proxy.clone()),
             ..self.clone()
         };
         via.fetch(url, state).await
@@ -383,11 +387,19 @@ impl Fetcher {
         if e.is_redirect() {
             FetchError::Redirect(chain)
         } else if e.is_connect() {
-            FetchError::Connect(
-                tls_failure(&chain)
+            let said = match &self.proxy {
+                Some(proxy) => proxy_failure(proxy, &chain),
+                None => None,
+            };
+            FetchError::Connect(said.unwrap_or_else(|| {
+                let said = tls_failure(&chain)
                     .or_else(|| network_failure(&chain))
-                    .unwrap_or(chain),
-            )
+                    .unwrap_or(chain);
+                match &self.proxy {
+                    Some(proxy) => format!("{said} (through the proxy {})", redacted(proxy)),
+                    None => said,
+                }
+            }))
         } else {
             FetchError::Http(
                 reply_failure(&chain)
@@ -395,6 +407,25 @@ impl Fetcher {
                     .unwrap_or(chain),
             )
         }
+    }
+}
+
+/// A connection failure that is the proxy's own, in words: the proxy not accepting
+/// connections (not running, or another port), or its host name not resolving. Every
+/// connection goes to the proxy, so a refusal is the proxy's; what the proxy says about
+/// the feed's server is left to the other wordings.
+fn proxy_failure(proxy: &Url, chain: &str) -> Option<String> {
+    let shown = redacted(proxy);
+    if chain.contains("failed to create underlying connection")
+        || chain.contains("Connection refused")
+    {
+        Some(format!(
+            "the proxy {shown} does not accept connections (is it running?)"
+        ))
+    } else if chain.contains("dns error") {
+        Some(format!("the proxy {shown}'s host name does not resolve"))
+    } else {
+        None
     }
 }
 
