@@ -624,7 +624,7 @@ async fn https_to_a_plain_http_port_is_said_in_words() {
 /// reply), and one whose server closes the connection in the middle of a chunked body.
 #[tokio::test]
 async fn a_reply_that_is_not_http_or_is_cut_off_is_said_in_words() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::io::AsyncWriteExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let server = tokio::spawn(async move {
@@ -632,16 +632,7 @@ async fn a_reply_that_is_not_http_or_is_cut_off_is_said_in_words() {
             let Ok((mut socket, _)) = listener.accept().await else {
                 return;
             };
-            // The whole request head, so that closing leaves nothing unread (which
-            // would make it a reset).
-            let mut request = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                match socket.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => request.extend_from_slice(&buf[..n]),
-                }
-            }
+            let request = crate::common::read_request_head(&mut socket).await;
             let reply: &[u8] = if String::from_utf8_lossy(&request).contains("/ssh") {
                 b"SSH-2.0-OpenSSH_9.2\r\n"
             } else {

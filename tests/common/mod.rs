@@ -152,14 +152,7 @@ pub async fn proxy(
                     .await
                     .unwrap();
             }
-            let mut request = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                match socket.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => request.extend_from_slice(&buf[..n]),
-                }
-            }
+            let request = read_request_head(&mut socket).await;
             let text = String::from_utf8_lossy(&request);
             log.lock()
                 .unwrap()
@@ -176,4 +169,19 @@ pub async fn proxy(
         }
     });
     (addr.to_string(), seen)
+}
+
+/// An HTTP request's head as a test server reads it, up to the blank line: read whole,
+/// so that closing the connection leaves nothing unread (which would make it a reset).
+pub async fn read_request_head(socket: &mut tokio::net::TcpStream) -> Vec<u8> {
+    use tokio::io::AsyncReadExt;
+    let mut request = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        match socket.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => request.extend_from_slice(&buf[..n]),
+        }
+    }
+    request
 }
