@@ -364,6 +364,11 @@ mod tests {
             Some("\"shoig\"* OR (\"Lavrov\" OR \"lavrov\"*)")
         );
         assert_eq!(
+            fts_query("war").as_deref(),
+            Some("\"war\""),
+            "a short stem is not widened"
+        );
+        assert_eq!(
             fts_query("ключевая ставка talks").as_deref(),
             Some(
                 "(\"ключевая\" OR \"ключев\"*) AND (\"ставка\" OR \"ставк\"*) AND \
