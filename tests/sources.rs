@@ -339,6 +339,7 @@ async fn add_with_a_proxy_checks_through_it_and_writes_it() {
     );
     let text = std::fs::read_to_string(&config).unwrap();
     assert!(text.contains(&format!("proxy = \"{proxy}\"")), "{text}");
+    assert_eq!(list_json(&config)[0]["proxy"], proxy.as_str());
     // The block it wrote is fetched through the proxy too.
     run(&config, &["fetch"]).success();
     assert_eq!(seen.lock().unwrap().len(), 4, "{:?}", seen.lock().unwrap());

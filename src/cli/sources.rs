@@ -508,6 +508,8 @@ struct ListedSource<'a> {
     tags: &'a [String],
     schedule: &'a str,
     enabled: bool,
+    /// The source's own proxy (`proxy`), as written.
+    proxy: Option<&'a str>,
 }
 
 fn list(config: &Config, format: OutputFormat) -> anyhow::Result<Exit> {
@@ -524,6 +526,7 @@ fn list(config: &Config, format: OutputFormat) -> anyhow::Result<Exit> {
             tags: &s.tags,
             schedule: config.schedule_for(s).expr(),
             enabled: s.enabled,
+            proxy: s.proxy.as_ref().map(Url::as_str),
         })
         .collect();
     let text = match format {
@@ -655,6 +658,7 @@ mod tests {
             tags: &tags,
             schedule: "*/30 * * * *",
             enabled: true,
+            proxy: None,
         };
         let table = list_table(&[row("a"), row("rus-azattyk-org-news")]);
         let name_at: Vec<usize> = table
