@@ -424,6 +424,11 @@ fn proxy_failure(proxy: &Url, chain: &str) -> Option<String> {
         ))
     } else if chain.contains("dns error") {
         Some(format!("the proxy {shown}'s host name does not resolve"))
+    } else if chain.contains("tunnel error") {
+        Some(format!(
+            "the proxy {shown} did not open a connection to the server (down, or refused by \
+             the proxy)"
+        ))
     } else {
         None
     }
@@ -562,6 +567,8 @@ fn network_failure(chain: &str) -> Option<String> {
         "there is no route to the server (this machine's network, or the host is blocked)"
     } else if chain.contains("Connection reset") {
         "the server reset the connection (it may block feed readers or this network)"
+    } else if chain.contains("tunnel error") {
+        "the proxy (from HTTPS_PROXY or ALL_PROXY) did not open a connection to the server"
     } else {
         return None;
     };
@@ -619,6 +626,11 @@ mod tests {
             )
             .unwrap()
             .starts_with("there is no route to the server")
+        );
+        assert!(
+            network_failure("client error (Connect): tunnel error: unsuccessful")
+                .unwrap()
+                .starts_with("the proxy (from HTTPS_PROXY or ALL_PROXY) did not open a connection")
         );
         assert_eq!(
             network_failure("client error (Connect): something new"),
