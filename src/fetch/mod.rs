@@ -639,6 +639,37 @@ mod tests {
     }
 
     #[test]
+    fn a_proxy_s_own_failures_name_it() {
+        use super::proxy_failure;
+        let proxy = url::Url::parse("socks5h://tor:secret@127.0.0.1:9050").unwrap();
+        assert_eq!(
+            proxy_failure(
+                &proxy,
+                "client error (Connect): error connecting to socks proxy: SOCKS error: failed \
+                 to create underlying connection"
+            )
+            .as_deref(),
+            Some(
+                "the proxy socks5h://tor:***@127.0.0.1:9050 does not accept connections (is it \
+                 running?)"
+            )
+        );
+        assert!(
+            proxy_failure(&proxy, "client error (Connect): tunnel error: unsuccessful")
+                .unwrap()
+                .contains("did not open a connection to the server")
+        );
+        // What the proxy says about the feed's server is left to the other wordings.
+        assert_eq!(
+            proxy_failure(
+                &proxy,
+                "client error (Connect): SOCKS error: host unreachable"
+            ),
+            None
+        );
+    }
+
+    #[test]
     fn replies_that_are_not_http_or_never_come_are_said_in_words() {
         use super::reply_failure;
         // As reqwest 0.13 chains them, seen from local servers: an SSH banner, an
