@@ -815,6 +815,21 @@ fn search_finds_english_russian_and_persian_words() {
     // The 1351 treaty, written "۱۳۵۱" by the outlet, found in ASCII digits.
     let year = json(&["1351"]);
     assert_eq!(year["results"][0]["source"], "bbcpersian", "{year}");
+    // A title stored before feed text was cleaned of control characters: its terminal
+    // escape sequence does not reach the terminal.
+    let db = rusqlite::Connection::open(dir.path().join("roundup.db")).unwrap();
+    db.execute(
+        "UPDATE entries SET title = 'Банк' || char(27) || '[2J России' WHERE source_id = 'meduza'",
+        [],
+    )
+    .unwrap();
+    drop(db);
+    let out = run(&config, &["search", "ставку"]).success();
+    let shown = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    assert!(
+        shown.contains("Банк[2J России") && !shown.contains('\u{1b}'),
+        "{shown:?}"
+    );
     // Filters.
     assert_eq!(
         json(&["Taliban", "--source", "meduza"])["results"],
