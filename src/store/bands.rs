@@ -54,10 +54,13 @@ const BAND_BYTES: usize = 4;
 /// many keys (by key range, at block boundaries); a run written out after the feed whose
 /// write took `lsh_pending` past [`RECENT_BANDS_MAX`] is one column.
 const COLUMN_KEYS: usize = 50_000;
-/// 64-bit words in one column's filter: 12 bits per key at [`COLUMN_KEYS`] (1 % false
-/// positives), 12.5 at a usual run's 48 000 keys. A false positive costs one block read
-/// that finds nothing.
-const COLUMN_WORDS: usize = COLUMN_KEYS * 12 / 64;
+/// 64-bit words in one column's filter: 20 bits per key at [`COLUMN_KEYS`], 21 at a
+/// usual run's 48 000 keys. A false positive costs one block read that finds nothing,
+/// and a key is tested against every column in the window, so the reads grow with the
+/// window: in the 10 000-feed cold cycle (~175 columns) 12 bits a key read 258 000
+/// blocks for nothing (0.1 % of keys per column), 20 bits 55 000 (0.02 %), for ~3.5 %
+/// less wall time and 0.8 MiB more memory at 1 000 feeds (BENCHMARKS.md).
+const COLUMN_WORDS: usize = COLUMN_KEYS * 20 / 64;
 /// Bits a key sets, all in one word of its column's filter.
 const COLUMN_HASHES: u32 = 5;
 /// Columns whose filters are interleaved word by word: the words a key tests in 8
@@ -595,8 +598,7 @@ impl BandCache {
         // Popped from the end: the runs that most of the keys may be in first, newest
         // first among equals. A copy's story has all its keys in one run, and a false
         // positive of a run's filter is one key: so the story's blocks are read before
-        // those of the runs newer than its own (at 5 000 feeds, ~100 runs at 1 % false
-        // positives each, a dozen reads for a copy of a story in an older run).
+        // those of the runs newer than its own, which a false positive would read.
         let keys_of = |run: i64| {
             keys_in_run
                 .iter()
