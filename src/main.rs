@@ -64,7 +64,7 @@ fn classify(err: &anyhow::Error) -> Exit {
         if cause.is::<StoreError>()
             || matches!(
                 cause.downcast_ref::<DaemonError>(),
-                Some(DaemonError::Store(_))
+                Some(DaemonError::Store(_) | DaemonError::AlreadyRunning { .. })
             )
         {
             return Exit::Storage;

@@ -199,3 +199,93 @@ async fn daemon_fetches_reloads_and_stops_cleanly() {
     assert_eq!(store.entry_count("a").unwrap(), 2);
     assert_eq!(store.entry_count("b").unwrap(), 2);
 }
+
+/// Starts `roundup run` on `config`, its stderr in `log`.
+fn daemon(config: &Path, log: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_roundup"))
+        .args(["--config", config.to_str().unwrap(), "run"])
+        .env_remove("RUST_LOG")
+        .env_remove("NOTIFY_SOCKET")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits until `pid_file` names `child`.
+async fn wait_for_pid(pid_file: &Path, child: &Child) {
+    let want = child.id().to_string();
+    wait_for("the pid file", Duration::from_secs(10), || {
+        let got = std::fs::read_to_string(pid_file).unwrap_or_default();
+        let want = want.clone();
+        async move { got.trim() == want }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_daemon_on_the_same_database_refuses_to_start() {
+    let server = MockServer::start().await;
+    Mock::given(path("/a"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_bytes(std::fs::read(fixture("feeds/amu.xml")).unwrap()),
+        )
+        .mount(&server)
+        .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("roundup.toml");
+    // The database's folder does not exist yet: the first start makes it, pid file too.
+    let text = format!(
+        "database = \"data/roundup.db\"\n[fetch]\nschedule = \"* * * * * *\"\n\n{}",
+        source("a", &format!("{}/a", server.uri()))
+    );
+    std::fs::write(&config, text).unwrap();
+    let pid_file = dir.path().join("data/roundup.pid");
+
+    let mut first = daemon(&config, &dir.path().join("first.log"));
+    wait_for_pid(&pid_file, &first).await;
+
+    let second_log = dir.path().join("second.log");
+    let mut second = daemon(&config, &second_log);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > Duration::from_secs(10) {
+            for child in [&mut second, &mut first] {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+            panic!("a second daemon started on the same database");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let stderr = std::fs::read_to_string(&second_log).unwrap();
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "another roundup daemon (pid {}) is already running on",
+            first.id()
+        )),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&pid_file).unwrap().trim(),
+        first.id().to_string(),
+        "the refused daemon leaves the running one's pid file alone"
+    );
+    assert!(first.try_wait().unwrap().is_none(), "the first still runs");
+
+    // A daemon killed outright leaves its pid file but no lock: the next one starts.
+    signal(&first, "-KILL");
+    first.wait().unwrap();
+    assert!(pid_file.exists());
+    let mut third = daemon(&config, &dir.path().join("third.log"));
+    wait_for_pid(&pid_file, &third).await;
+    signal(&third, "-TERM");
+    let status = third.wait().unwrap();
+    assert!(status.success(), "{status:?}");
+    assert!(!pid_file.exists(), "the pid file is removed on exit");
+}

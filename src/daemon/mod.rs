@@ -37,6 +37,19 @@ pub enum DaemonError {
     /// Signal handlers could not be installed.
     #[error("cannot install signal handlers: {0}")]
     Signals(#[from] std::io::Error),
+    /// Another daemon holds the lock on the pid file beside the database.
+    #[error(
+        "another roundup daemon{} is already running on {}: stop it first \
+         (`systemctl stop roundup`), or reload it with SIGHUP",
+        .pid.as_deref().map(|p| format!(" (pid {p})")).unwrap_or_default(),
+        .database.display()
+    )]
+    AlreadyRunning {
+        /// The other daemon's pid, as its pid file says.
+        pid: Option<String>,
+        /// The database both were started on.
+        database: PathBuf,
+    },
 }
 
 /// The runner the daemon uses: the real pipeline and digest writer.
@@ -205,7 +218,7 @@ impl Runner for PipelineRunner {
 /// # Errors
 /// [`DaemonError`] when start-up fails (database, HTTP client, signals).
 pub async fn run(config: Config) -> Result<(), DaemonError> {
-    let _pid_file = PidFile::write(config.pid_file());
+    let _pid_file = PidFile::acquire(config.pid_file(), &config.database)?;
     let shutdown = CancellationToken::new();
     let (hup_tx, hup_rx) = mpsc::channel(1);
     signal::install(shutdown.clone(), hup_tx)?;
@@ -213,24 +226,90 @@ pub async fn run(config: Config) -> Result<(), DaemonError> {
 }
 
 /// The daemon's process id in a file beside the database, for `sources … --reload`;
-/// removed when the daemon stops. A file that cannot be written is logged, not fatal.
-struct PidFile(Option<std::path::PathBuf>);
+/// removed when the daemon stops. The daemon holds an exclusive lock on it while it
+/// runs, so that a second daemon on the same database (a manual `roundup run` beside
+/// the service) refuses to start instead of fetching every source twice; the lock goes
+/// with the process, so a daemon that crashed leaves none behind. A file that cannot be
+/// written, or a file system without locks, is logged, not fatal.
+struct PidFile {
+    path: Option<PathBuf>,
+    /// Open, so that the lock is held until the daemon stops.
+    _file: Option<std::fs::File>,
+}
 
 impl PidFile {
-    fn write(path: std::path::PathBuf) -> PidFile {
-        match std::fs::write(&path, format!("{}\n", std::process::id())) {
-            Ok(()) => PidFile(Some(path)),
-            Err(e) => {
-                tracing::warn!("cannot write pid file {}: {e}", path.display());
-                PidFile(None)
-            }
+    fn acquire(path: PathBuf, database: &std::path::Path) -> Result<PidFile, DaemonError> {
+        use std::io::Write as _;
+        use std::os::unix::fs::MetadataExt as _;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            // The store would create it; the pid file goes there first.
+            let _ = std::fs::create_dir_all(dir);
         }
+        let unwritable = |e: &dyn std::fmt::Display| {
+            warn!("cannot write pid file {}: {e}", path.display());
+            PidFile {
+                path: None,
+                _file: None,
+            }
+        };
+        // A daemon stopping meanwhile removes the file it held, so the lock taken must
+        // be on the file still at `path`.
+        for _ in 0..3 {
+            let mut file = match std::fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&path)
+            {
+                Ok(file) => file,
+                Err(e) => return Ok(unwritable(&e)),
+            };
+            match file.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => {
+                    let pid = std::fs::read_to_string(&path)
+                        .ok()
+                        .map(|t| t.trim().to_owned())
+                        .filter(|p| !p.is_empty());
+                    return Err(DaemonError::AlreadyRunning {
+                        pid,
+                        database: database.to_owned(),
+                    });
+                }
+                Err(std::fs::TryLockError::Error(e)) => {
+                    warn!(
+                        "cannot lock pid file {}: {e}; a second daemon on this database \
+                         would not be refused",
+                        path.display()
+                    );
+                }
+            }
+            let held = file.metadata().map(|m| (m.dev(), m.ino())).ok();
+            let current = std::fs::metadata(&path).map(|m| (m.dev(), m.ino())).ok();
+            if held.is_none() || held != current {
+                continue;
+            }
+            let written = file
+                .set_len(0)
+                .and_then(|()| writeln!(file, "{}", std::process::id()));
+            if let Err(e) = written {
+                return Ok(unwritable(&e));
+            }
+            return Ok(PidFile {
+                path: Some(path),
+                _file: Some(file),
+            });
+        }
+        Ok(unwritable(&"it was replaced while being locked"))
     }
 }
 
 impl Drop for PidFile {
     fn drop(&mut self) {
-        if let Some(path) = &self.0 {
+        // Removed while the lock is held: a daemon starting now finds no file, or
+        // finds the one it locked gone and opens a new one.
+        if let Some(path) = &self.path {
             let _ = std::fs::remove_file(path);
         }
     }
