@@ -261,6 +261,62 @@ async fn http_errors_stay_with_their_source() {
 }
 
 #[tokio::test]
+async fn a_bot_check_in_front_of_a_site_is_named() {
+    let server = MockServer::start().await;
+    let page = "<!DOCTYPE html><html><head><title>Just a moment...</title></head></html>";
+    for (route, status, header, value) in [
+        ("/challenge", 403, "cf-mitigated", "challenge"),
+        ("/guard", 503, "server", "ddos-guard"),
+        ("/arvan", 403, "server", "ArvanCloud"),
+        ("/plain", 403, "server", "nginx"),
+    ] {
+        Mock::given(path(route))
+            .respond_with(
+                ResponseTemplate::new(status)
+                    .insert_header(header, value)
+                    .set_body_raw(page, "text/html"),
+            )
+            .mount(&server)
+            .await;
+    }
+    let uri = server.uri();
+    let ids = ["challenge", "guard", "arvan", "plain"];
+    let sources: Vec<String> = ids
+        .iter()
+        .map(|id| source(id, &format!("{uri}/{id}")))
+        .collect();
+    let h = Harness::new("", &sources);
+    let report = h.cycle().await;
+    let error = |id: &str| match outcome(&report, id) {
+        SourceOutcome::Failed { error, .. } => error.clone(),
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        error("challenge").starts_with(
+            "HTTP 403 Forbidden: Cloudflare's bot check (a JavaScript challenge) stops \
+             roundup, as it stops most feed readers"
+        ),
+        "{}",
+        error("challenge")
+    );
+    assert!(
+        error("guard").starts_with("HTTP 503 Service Unavailable: DDoS-Guard's bot check stops"),
+        "{}",
+        error("guard")
+    );
+    assert!(
+        error("arvan").contains("ArvanCloud's bot check") && error("arvan").contains("`proxy`"),
+        "{}",
+        error("arvan")
+    );
+    assert!(
+        error("plain").starts_with("HTTP 403 Forbidden: the server refuses roundup"),
+        "{}",
+        error("plain")
+    );
+}
+
+#[tokio::test]
 async fn a_failure_keeps_what_was_stored() {
     let server = MockServer::start().await;
     Mock::given(path("/feed"))

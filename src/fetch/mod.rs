@@ -92,7 +92,7 @@ pub struct Fetched {
 pub enum FetchError {
     /// The server answered with a non-success status. The line says what the status
     /// means for the source when that is more than "failed" ([`status_hint`]).
-    #[error("HTTP {status}{}{}", status_hint(*status, *login_sent).map(|h| format!(": {h}")).unwrap_or_default(), retry_after.map(|t| format!(" (Retry-After: not before {})", t.format("%Y-%m-%d %H:%M:%S UTC"))).unwrap_or_default())]
+    #[error("HTTP {status}{}{}", status_hint(*status, *login_sent, *guard).map(|h| format!(": {h}")).unwrap_or_default(), retry_after.map(|t| format!(" (Retry-After: not before {})", t.format("%Y-%m-%d %H:%M:%S UTC"))).unwrap_or_default())]
     Status {
         /// The status returned.
         status: StatusCode,
@@ -100,6 +100,9 @@ pub enum FetchError {
         login_sent: bool,
         /// When the server allows the next request (429/503 `Retry-After`).
         retry_after: Option<DateTime<Utc>>,
+        /// The bot protection that answered a 403 or 503, by its headers
+        /// ([`bot_guard`]).
+        guard: Option<&'static str>,
     },
     /// The whole-request timeout passed.
     #[error("timed out after {}", humantime::format_duration(*.0))]
@@ -131,9 +134,23 @@ pub enum FetchError {
 
 /// What a failing status means for the source, where a user would act on it (a feed
 /// gone for good, a login asked for, a block) rather than wait for the next try.
-/// `login_sent`: the request carried the user name and password of the source's URL.
-pub fn status_hint(status: StatusCode, login_sent: bool) -> Option<&'static str> {
-    Some(match status.as_u16() {
+/// `login_sent`: the request carried the user name and password of the source's URL;
+/// `guard`: the bot protection that answered, if its headers said so ([`bot_guard`]).
+pub fn status_hint(
+    status: StatusCode,
+    login_sent: bool,
+    guard: Option<&str>,
+) -> Option<std::borrow::Cow<'static, str>> {
+    if let (403 | 503, Some(guard)) = (status.as_u16(), guard) {
+        return Some(
+            format!(
+                "{guard} stops roundup, as it stops most feed readers (ask the outlet for a \
+                 feed it lets through, or try another network with the source's `proxy`)"
+            )
+            .into(),
+        );
+    }
+    Some(std::borrow::Cow::Borrowed(match status.as_u16() {
         401 | 407 if login_sent => {
             "the server refused the user name and password in the source's URL"
         }
@@ -141,7 +158,10 @@ pub fn status_hint(status: StatusCode, login_sent: bool) -> Option<&'static str>
             "the server asks for a login (a feed URL of the form \
              https://user:password@host/… sends one)"
         }
-        403 => "the server refuses roundup (it may block feed readers or this network)",
+        403 => {
+            "the server refuses roundup (it may block feed readers, or this network: a \
+             source's `proxy` goes through another)"
+        }
         404 => {
             "nothing at this address; if the feed moved, `roundup sources add` with the \
              site's address finds where it is now"
@@ -152,7 +172,34 @@ pub fn status_hint(status: StatusCode, login_sent: bool) -> Option<&'static str>
         }
         451 => "the server withholds it for legal reasons (blocked where it is served)",
         _ => return None,
-    })
+    }))
+}
+
+/// The bot protection in front of a site, when a reply's headers name one: Cloudflare's
+/// challenge (`cf-mitigated: challenge`, which Cloudflare documents for its challenge
+/// pages), or a `Server` header of a protection service common in front of the region's
+/// outlets (DDoS-Guard and Qrator in Russia, ArvanCloud in Iran). Read only for a 403 or
+/// 503: a site behind Cloudflare that fails on its own answers from `cloudflare` too.
+pub fn bot_guard(headers: &reqwest::header::HeaderMap) -> Option<&'static str> {
+    if headers
+        .get("cf-mitigated")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"challenge"))
+    {
+        return Some("Cloudflare's bot check (a JavaScript challenge)");
+    }
+    let server = headers
+        .get(reqwest::header::SERVER)?
+        .to_str()
+        .ok()?
+        .to_ascii_lowercase();
+    [
+        ("ddos-guard", "DDoS-Guard's bot check"),
+        ("qrator", "Qrator's bot check"),
+        ("arvancloud", "ArvanCloud's bot check"),
+        ("sucuri", "Sucuri's firewall"),
+    ]
+    .into_iter()
+    .find_map(|(name, said)| server.contains(name).then_some(said))
 }
 
 /// `url` as logs show it: a password in it replaced by `***`.
@@ -305,10 +352,17 @@ impl Fetcher {
             } else {
                 None
             };
+            let guard = matches!(
+                status,
+                StatusCode::FORBIDDEN | StatusCode::SERVICE_UNAVAILABLE
+            )
+            .then(|| bot_guard(response.headers()))
+            .flatten();
             return Err(FetchError::Status {
                 status,
                 login_sent: !current.username().is_empty() || current.password().is_some(),
                 retry_after,
+                guard,
             });
         }
         let meta = ResponseMeta {
