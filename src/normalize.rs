@@ -47,7 +47,10 @@ pub type EntryFingerprint = [u8; 16];
 /// a guid or link with entries of other titles are keyed otherwise (`key_sources`), and
 /// an entry without a link takes its guid as one when it is an absolute URL. 5: a feed
 /// read from a file resolves relative links against its site link (`parse_guarded`).
-pub const FINGERPRINT_VERSION: u8 = 5;
+/// 6: an entry without a link links to its first media file, an entry without a title
+/// takes its media title, and media are part of the fingerprint (a video's edited
+/// description went unseen).
+pub const FINGERPRINT_VERSION: u8 = 6;
 
 /// [`normalize_feed`], except for entries whose fingerprint is in `known` (sorted): the
 /// fingerprints of the entries that gave items at the feed's last parse and store. Such
@@ -127,6 +130,22 @@ pub fn entry_fingerprint(entry: &Entry, feed_base: &Url) -> EntryFingerprint {
     for link in &entry.links {
         field(link.href.as_bytes());
         field(link.rel.as_deref().unwrap_or("\0").as_bytes());
+    }
+    // Media: a video's description can be its summary, a media file its link, and a
+    // media title its title.
+    field(&(entry.media.len() as u64).to_le_bytes());
+    for media in &entry.media {
+        for text in [&media.title, &media.description] {
+            field(
+                text.as_ref()
+                    .map_or("\0", |t| t.content.as_str())
+                    .as_bytes(),
+            );
+        }
+        field(&(media.content.len() as u64).to_le_bytes());
+        for content in &media.content {
+            field(content.url.as_ref().map_or("\0", Url::as_str).as_bytes());
+        }
     }
     for date in [entry.published, entry.updated] {
         field(
@@ -351,7 +370,9 @@ fn normalize_entry(
         if summary.is_empty() && link.is_none() {
             return None;
         }
-        title = first_words(&summary, 12).unwrap_or_else(|| "(untitled)".to_owned());
+        title = media_title(entry)
+            .or_else(|| first_words(&summary, 12))
+            .unwrap_or_else(|| "(untitled)".to_owned());
     }
     let published = entry.published.or(entry.updated).map(|t| t.min(fetched_at));
     let updated = entry.updated.map(|t| t.min(fetched_at));
@@ -398,18 +419,39 @@ fn normalize_entry(
 /// The article link: the first `alternate` (or rel-less) link, else the first link,
 /// resolved against the entry's base; without any, the guid when it is an absolute URL
 /// (an RSS guid is the item's permalink unless `isPermaLink="false"`, and some feeds
-/// give no `<link>`). Only http(s) links are kept.
+/// give no `<link>`); without that either, its first media file (an `<enclosure>` or
+/// `<media:content>`: a podcast episode's audio). Only http(s) links are kept.
 fn entry_link(entry: &Entry, base: &Url) -> Option<String> {
+    let web = |url: &Url| matches!(url.scheme(), "http" | "https");
     let link = entry
         .links
         .iter()
         .find(|l| l.rel.as_deref().is_none_or(|r| r == "alternate"))
         .or_else(|| entry.links.first());
     let url = match link {
-        Some(link) => base.join(link.href.trim()).ok()?,
-        None => Url::parse(entry.id.trim()).ok()?,
-    };
-    matches!(url.scheme(), "http" | "https").then(|| url.to_string())
+        Some(link) => base.join(link.href.trim()).ok().filter(web),
+        None => Url::parse(entry.id.trim()).ok().filter(web).or_else(|| {
+            entry
+                .media
+                .iter()
+                .flat_map(|m| &m.content)
+                .filter_map(|c| c.url.as_ref())
+                .find(|u| web(u))
+                .cloned()
+        }),
+    }?;
+    Some(url.to_string())
+}
+
+/// The first non-empty title of the entry's media (`<media:title>`), for an entry with
+/// no title of its own.
+fn media_title(entry: &Entry) -> Option<String> {
+    entry
+        .media
+        .iter()
+        .filter_map(|m| m.title.as_ref())
+        .map(|t| to_plain_text(&t.content))
+        .find(|t| !t.is_empty())
 }
 
 /// The entry key: guid/id when the feed gives one, else the canonical link, else a hash
@@ -1023,6 +1065,63 @@ mod tests {
             Some("https://other.example.org/news/story/1")
         );
         assert_eq!(got[0].entry_key, "id:urn:e1");
+    }
+
+    #[test]
+    fn a_podcast_episode_without_a_link_links_to_its_audio() {
+        let got = items(
+            r#"<rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel><title>Azattyk podcast</title>
+<item><title>Episode 12</title><guid isPermaLink="false">ep12</guid>
+<enclosure url="https://media.example.com/ep12.mp3" length="123" type="audio/mpeg"/></item>
+<item><guid isPermaLink="false">ep13</guid>
+<media:content url="https://media.example.com/ep13.mp3" type="audio/mpeg"><media:title>Episode 13: grain prices</media:title></media:content></item>
+<item><title>Episode 14</title><guid isPermaLink="false">ep14</guid><link>https://podcast.example.com/14</link>
+<enclosure url="https://media.example.com/ep14.mp3" length="123" type="audio/mpeg"/></item>
+</channel></rss>"#,
+        );
+        let links: Vec<_> = got
+            .iter()
+            .map(|i| (i.title.as_str(), i.link.as_deref()))
+            .collect();
+        assert_eq!(
+            links,
+            [
+                ("Episode 12", Some("https://media.example.com/ep12.mp3")),
+                (
+                    "Episode 13: grain prices",
+                    Some("https://media.example.com/ep13.mp3")
+                ),
+                // A link of its own wins over the audio.
+                ("Episode 14", Some("https://podcast.example.com/14")),
+            ]
+        );
+    }
+
+    #[test]
+    fn an_edited_media_description_is_a_changed_entry() {
+        let feed = |text: &str| {
+            format!(
+                r#"<feed xmlns="http://www.w3.org/2005/Atom" xmlns:media="http://search.yahoo.com/mrss/">
+<title>TOLOnews</title><id>yt:channel:UC1</id><updated>2024-11-26T10:00:00Z</updated>
+<entry><id>yt:video:abc</id><title>6pm News</title><updated>2024-11-26T10:00:00Z</updated>
+<link rel="alternate" href="https://www.youtube.com/watch?v=abc"/>
+<media:group><media:title>6pm News</media:title>
+<media:content url="https://www.youtube.com/v/abc?version=3" type="application/x-shockwave-flash"/>
+<media:description>{text}</media:description></media:group></entry></feed>"#
+            )
+        };
+        let url = "https://www.youtube.com/feeds/videos.xml?channel_id=UC1";
+        let first = changed(&feed("Flash floods in Badakhshan kill seven."), url, &[]);
+        let edited = changed(
+            &feed("Flash floods in Badakhshan kill nine."),
+            url,
+            &first.fingerprints,
+        );
+        assert_eq!(edited.unchanged, 0);
+        assert_eq!(
+            edited.items[0].summary,
+            "Flash floods in Badakhshan kill nine."
+        );
     }
 
     #[test]
