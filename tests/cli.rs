@@ -223,6 +223,15 @@ fn digest_prints_markdown_and_json_from_the_store() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), "", &demo_sources());
     let config = config.to_str().unwrap();
+    // Before any fetch: an empty digest, and a line on stderr saying why.
+    roundup()
+        .args(["--config", config, "digest"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("No new stories in this window."))
+        .stderr(predicate::str::contains(
+            "no source has been fetched yet; `roundup fetch`",
+        ));
     roundup()
         .args(["--config", config, "fetch"])
         .assert()
@@ -235,6 +244,12 @@ fn digest_prints_markdown_and_json_from_the_store() {
             predicate::str::starts_with("# roundup")
                 .and(predicate::str::contains("## Afghanistan")),
         );
+    // Fetched, but nothing that day: no such line.
+    roundup()
+        .args(["--config", config, "digest", "--date", "2001-01-01"])
+        .assert()
+        .success()
+        .stderr(predicate::str::is_empty());
     let out = roundup()
         .args(["--config", config, "digest", "--format", "json"])
         .output()

@@ -429,7 +429,20 @@ fn digest_cmd(
     };
     let renderer = digest::renderer(format);
     let store = open_store(config)?;
-    let text = renderer.render(&digest::build(&store, config, window, now)?);
+    let built = digest::build(&store, config, window, now)?;
+    if built.regions.is_empty()
+        && store
+            .source_statuses()?
+            .iter()
+            .all(|s| s.last_fetch_at.is_none())
+    {
+        // A new user's first `digest`, right after `init`: say why it is empty.
+        eprintln!(
+            "roundup: no source has been fetched yet; `roundup fetch` (or `roundup run \
+             --once`) fetches them first"
+        );
+    }
+    let text = renderer.render(&built);
     match output {
         Some(path) if path != Path::new("-") => {
             digest::write_atomic(path, &text)?;
