@@ -196,6 +196,34 @@ fn run_once_writes_a_digest_with_the_seed_story_once() {
 }
 
 #[test]
+fn run_once_says_when_the_email_was_not_sent() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(dir.path(), "", &demo_sources());
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut text = std::fs::read_to_string(&config).unwrap();
+    text.push_str(&format!(
+        "\n[digest.email]\nhost = \"127.0.0.1\"\nport = {closed}\nsecurity = \"none\"\n\
+         from = \"digest@example.org\"\nto = [\"reader@example.org\"]\n"
+    ));
+    std::fs::write(&config, text).unwrap();
+    roundup()
+        .args(["--config", config.to_str().unwrap(), "run", "--once"])
+        .assert()
+        .success()
+        .stdout(
+            predicate::str::contains("1 digest email not sent, kept to send with the next digest")
+                .and(predicate::str::contains("emailed").not()),
+        )
+        .stderr(predicate::str::contains(format!(
+            "email digest not sent, will retry with the next digest: SMTP 127.0.0.1:{closed}"
+        )));
+}
+
+#[test]
 fn run_once_counts_one_story_in_the_singular() {
     let dir = tempfile::tempdir().unwrap();
     let feed = dir.path().join("one.xml");

@@ -395,10 +395,23 @@ async fn run_once(config: &Config) -> anyhow::Result<Exit> {
         if !built.worth_mailing() {
             say("no stories and no failing source: the digest is not mailed")?;
         }
-        say(&format!(
-            "emailed {sent} digest(s) to {}",
-            email.to.join(", ")
-        ))?;
+        if sent > 0 {
+            say(&format!(
+                "emailed {sent} {} to {}",
+                digest::plural(sent, "digest", "digests"),
+                email.to.join(", ")
+            ))?;
+        }
+        let left = pipeline::with_store(&shared, |s| s.queued_emails())
+            .await
+            .map_or(0, |q| q.len());
+        if left > 0 {
+            say(&format!(
+                "{left} {} not sent, kept to send with the next digest (the warning \
+                 above says why)",
+                digest::plural(left, "digest email", "digest emails"),
+            ))?;
+        }
     }
     let (stories, outlets, folded) = (
         built.story_count(),

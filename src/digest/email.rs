@@ -111,6 +111,17 @@ fn message(config: &EmailConfig, mail: &QueuedEmail) -> Result<Message, EmailErr
 /// # Errors
 /// [`EmailError`] when the message cannot be built or the server does not accept it.
 pub async fn send(config: &EmailConfig, mail: &QueuedEmail) -> Result<(), EmailError> {
+    send_within(config, mail, SMTP_TIMEOUT).await
+}
+
+/// [`send`], giving up after `limit`: lettre's own timeout does not cover waiting for
+/// the server's greeting, so a port that accepts and never speaks SMTP (an implicit-TLS
+/// port reached without TLS waits for a TLS hello) held `run --once` for good.
+async fn send_within(
+    config: &EmailConfig,
+    mail: &QueuedEmail,
+    limit: Duration,
+) -> Result<(), EmailError> {
     let smtp_err = |message: String| EmailError::Smtp {
         host: config.host.clone(),
         port: config.port,
@@ -134,11 +145,19 @@ pub async fn send(config: &EmailConfig, mail: &QueuedEmail) -> Result<(), EmailE
     }
     let transport = builder.build();
     let msg = message(config, mail)?;
-    transport
-        .send(msg)
-        .await
-        .map_err(|e| smtp_err(e.to_string()))?;
-    Ok(())
+    match tokio::time::timeout(limit, transport.send(msg)).await {
+        Ok(sent) => sent.map(drop).map_err(|e| smtp_err(e.to_string())),
+        Err(_) => Err(smtp_err(format!(
+            "no reply within {}{}",
+            humantime::format_duration(limit),
+            if config.security == SmtpSecurity::Tls {
+                " (is it an SMTP server?)"
+            } else {
+                " (an SMTP server greets at once; a port for TLS from the first byte, \
+                 usually 465, needs security = \"tls\")"
+            }
+        ))),
+    }
 }
 
 /// Queues `digest` (unless it is not [worth mailing](Digest::worth_mailing)) and then
@@ -190,4 +209,55 @@ pub async fn deliver(config: &EmailConfig, store: &SharedStore, digest: &Digest)
         }
     }
     sent
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Password;
+
+    #[tokio::test]
+    async fn a_server_that_never_greets_is_given_up_on_with_a_hint() {
+        // Accepts, then says nothing: what a port 465 does for a client that does not
+        // start TLS.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let silent = tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((socket, _)) = listener.accept().await {
+                held.push(socket);
+            }
+        });
+        let config = EmailConfig {
+            host: "127.0.0.1".to_owned(),
+            port,
+            security: SmtpSecurity::None,
+            username: None,
+            password: Password::None,
+            from: "roundup <digest@example.org>".to_owned(),
+            to: vec!["reader@example.org".to_owned()],
+        };
+        let mail = QueuedEmail {
+            id: 1,
+            digest_date: "2024-11-26".to_owned(),
+            subject: "roundup".to_owned(),
+            text_body: "text".to_owned(),
+            html_body: "<p>html</p>".to_owned(),
+            attempts: 0,
+        };
+        let err = tokio::time::timeout(
+            Duration::from_secs(10),
+            send_within(&config, &mail, Duration::from_millis(300)),
+        )
+        .await
+        .expect("the send gave up in time")
+        .unwrap_err()
+        .to_string();
+        silent.abort();
+        assert!(
+            err.starts_with(&format!("SMTP 127.0.0.1:{port}: no reply within 300ms")),
+            "{err}"
+        );
+        assert!(err.contains("needs security = \"tls\""), "{err}");
+    }
 }
