@@ -344,7 +344,13 @@ fn offline_hint(report: &RefreshReport) -> Option<String> {
             _ => None,
         })
         .collect();
-    if n < 2 || errors.len() < n {
+    // A refusal comes from a host that answered; a proxy's failure is said on each line.
+    let refused = |e: &&str| e.contains("nothing accepts connections");
+    if n < 2
+        || errors.len() < n
+        || errors.iter().all(refused)
+        || errors.iter().any(|e| e.contains("the proxy "))
+    {
         return None;
     }
     Some(
@@ -751,9 +757,15 @@ mod tests {
             Some("no source could be reached (2 of 2): is this machine online?")
         );
         // One source that answered, even with an error, or a single source: no hint.
+        // Nor when every host refused (they answered: a local server not running), or
+        // when sources go through a proxy that failed (each line says so).
+        let proxy = "connection failed: the proxy socks5h://127.0.0.1:9050 does not accept \
+                     connections (is it running?)";
         for sources in [
             vec![failed("a", None, dns), failed("b", Some(404), "HTTP 404")],
             vec![failed("a", None, dns)],
+            vec![failed("a", None, refused), failed("b", None, refused)],
+            vec![failed("a", None, proxy), failed("b", None, proxy)],
         ] {
             assert_eq!(offline_hint(&report(sources)), None);
         }
