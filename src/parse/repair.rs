@@ -559,29 +559,271 @@ fn add_rss_version(text: &str) -> Option<String> {
     ))
 }
 
-/// A JSON Feed whose `version` feed-rs rejects (missing, "1.0", no https) → 1.1.
+/// A JSON Feed that feed-rs's strict model rejects, made to fit it: a `version` it does
+/// not know (missing, "1.0", no https) becomes 1.1, and values of another JSON type than
+/// the spec's are converted or dropped: numeric ids (common in feeds that scripts
+/// write), an author given as a string, a tag list given as one string, a feed without
+/// a title, attachments without a MIME type. A feed-rs error on any of them lost the
+/// whole feed.
 fn repair_json_feed(text: &str) -> Option<String> {
-    let mut v: serde_json::Value = serde_json::from_str(text).ok()?;
+    use serde_json::Value;
+    let mut v: Value = serde_json::from_str(text).ok()?;
     let obj = v.as_object_mut()?;
-    if !obj.get("items").is_some_and(serde_json::Value::is_array) {
+    if !obj.get("items").is_some_and(Value::is_array) {
         return None;
     }
-    let ok = obj
-        .get("version")
-        .and_then(|x| x.as_str())
-        .is_some_and(|s| {
-            s == "https://jsonfeed.org/version/1" || s == "https://jsonfeed.org/version/1.1"
-        });
-    if ok {
+    let mut changed = false;
+    let known = obj.get("version").and_then(Value::as_str).is_some_and(|s| {
+        s == "https://jsonfeed.org/version/1" || s == "https://jsonfeed.org/version/1.1"
+    });
+    if !known {
+        obj.insert("version".into(), "https://jsonfeed.org/version/1.1".into());
+        changed = true;
+    }
+    if !obj.get("title").is_some_and(Value::is_string) {
+        let title = obj.get("title").and_then(json_text).unwrap_or_default();
+        obj.insert("title".into(), title.into());
+        changed = true;
+    }
+    changed |= json_strings(
+        obj,
+        &[
+            "home_page_url",
+            "feed_url",
+            "language",
+            "description",
+            "icon",
+            "favicon",
+        ],
+    );
+    changed |= json_authors(obj);
+    if let Some(Value::Array(items)) = obj.get_mut("items") {
+        let before = items.len();
+        items.retain(Value::is_object);
+        changed |= items.len() != before;
+        for item in items.iter_mut().filter_map(Value::as_object_mut) {
+            changed |= json_strings(
+                item,
+                &[
+                    "id",
+                    "url",
+                    "external_url",
+                    "title",
+                    "content_html",
+                    "content_text",
+                    "summary",
+                    "image",
+                    "banner_image",
+                    "date_published",
+                    "date_modified",
+                    "language",
+                ],
+            );
+            changed |= json_authors(item);
+            changed |= json_tags(item);
+            changed |= json_attachments(item);
+        }
+    }
+    if !changed {
         return None;
     }
-    obj.insert("version".into(), "https://jsonfeed.org/version/1.1".into());
     serde_json::to_string(&v).ok()
+}
+
+/// A JSON scalar as text: a string as is, a number or boolean written out.
+fn json_text(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Makes each of `keys` in `obj` a string or absent; whether anything changed.
+fn json_strings(obj: &mut serde_json::Map<String, serde_json::Value>, keys: &[&str]) -> bool {
+    let mut changed = false;
+    for &key in keys {
+        match obj.get(key) {
+            None | Some(serde_json::Value::String(_) | serde_json::Value::Null) => {}
+            Some(other) => {
+                match json_text(other) {
+                    Some(text) => obj.insert(key.into(), text.into()),
+                    None => obj.remove(key),
+                };
+                changed = true;
+            }
+        }
+    }
+    changed
+}
+
+/// `author` as an object and `authors` as a list of objects, each with string `name`
+/// and `url` (an author given as a string is its name).
+fn json_authors(obj: &mut serde_json::Map<String, serde_json::Value>) -> bool {
+    use serde_json::Value;
+    fn fix(author: &mut Value) -> Option<bool> {
+        match author {
+            Value::Object(fields) => Some(json_strings(fields, &["name", "url"])),
+            Value::String(name) => {
+                let mut fields = serde_json::Map::new();
+                fields.insert("name".into(), Value::String(std::mem::take(name)));
+                *author = Value::Object(fields);
+                Some(true)
+            }
+            _ => None,
+        }
+    }
+    let mut changed = false;
+    if let Some(author) = obj.get_mut("author") {
+        match fix(author) {
+            Some(c) => changed |= c,
+            None => {
+                if !author.is_null() {
+                    obj.remove("author");
+                    changed = true;
+                }
+            }
+        }
+    }
+    match obj.get_mut("authors") {
+        Some(Value::Array(list)) => {
+            let before = list.len();
+            list.retain_mut(|a| match fix(a) {
+                Some(c) => {
+                    changed |= c;
+                    true
+                }
+                None => false,
+            });
+            changed |= list.len() != before;
+        }
+        None | Some(Value::Null) => {}
+        Some(one) => {
+            let mut one = one.take();
+            if fix(&mut one).is_some() {
+                obj.insert("authors".into(), Value::Array(vec![one]));
+            } else {
+                obj.remove("authors");
+            }
+            changed = true;
+        }
+    }
+    changed
+}
+
+/// `tags` as a list of strings (one string is a list of one).
+fn json_tags(item: &mut serde_json::Map<String, serde_json::Value>) -> bool {
+    use serde_json::Value;
+    let tags: Vec<String> = match item.get("tags") {
+        None | Some(Value::Null) => return false,
+        Some(Value::Array(list)) if list.iter().all(Value::is_string) => return false,
+        Some(Value::Array(list)) => list.iter().filter_map(json_text).collect(),
+        Some(one) => json_text(one).into_iter().collect(),
+    };
+    item.insert(
+        "tags".into(),
+        Value::Array(tags.into_iter().map(Value::String).collect()),
+    );
+    true
+}
+
+/// `attachments` as objects with a string `url` and `mime_type` (a missing type is
+/// `application/octet-stream`); others are dropped.
+fn json_attachments(item: &mut serde_json::Map<String, serde_json::Value>) -> bool {
+    use serde_json::Value;
+    let list = match item.get_mut("attachments") {
+        None | Some(Value::Null) => return false,
+        Some(Value::Array(list)) => list,
+        Some(_) => {
+            item.remove("attachments");
+            return true;
+        }
+    };
+    let before = list.len();
+    let mut changed = false;
+    list.retain_mut(|a| {
+        let Some(fields) = a.as_object_mut() else {
+            return false;
+        };
+        changed |= json_strings(fields, &["url", "mime_type", "title"]);
+        if !fields.get("url").is_some_and(Value::is_string) {
+            return false;
+        }
+        if !fields.get("mime_type").is_some_and(Value::is_string) {
+            fields.insert("mime_type".into(), "application/octet-stream".into());
+            changed = true;
+        }
+        if fields
+            .get("size_in_bytes")
+            .is_some_and(|s| !s.is_u64() && !s.is_null())
+        {
+            fields.remove("size_in_bytes");
+            changed = true;
+        }
+        true
+    });
+    changed || list.len() != before
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_json_feed_with_values_of_other_types_is_read() {
+        let body = r#"{"version": "https://jsonfeed.org/version/1.1",
+            "author": "Fergana desk",
+            "items": [
+              {"id": 12345, "url": "https://fergana.example.com/12345",
+               "title": "Tajik and Afghan officials meet at the border",
+               "content_text": "Officials met at the Panj crossing on Monday.",
+               "author": "Staff", "tags": "Tajikistan",
+               "attachments": [{"url": "https://fergana.example.com/12345.jpg"}, {"title": 7}]},
+              "not an item",
+              {"id": 7.5, "url": "https://fergana.example.com/7", "title": 2024,
+               "authors": [{"name": 1}], "tags": ["Kabul", 3]}
+            ]}"#;
+        let url = url::Url::parse("https://fergana.example.com/feed.json").unwrap();
+        let feed = crate::parse::parse_feed(body.as_bytes(), &url).unwrap();
+        let got: Vec<_> = feed
+            .entries
+            .iter()
+            .map(|e| {
+                (
+                    e.id.as_str(),
+                    e.title.as_ref().map(|t| t.content.as_str()),
+                    e.authors
+                        .iter()
+                        .filter_map(|a| a.name.as_deref())
+                        .collect::<Vec<_>>(),
+                    e.categories
+                        .iter()
+                        .map(|c| c.term.as_str())
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "12345",
+                    Some("Tajik and Afghan officials meet at the border"),
+                    vec!["Staff"],
+                    vec!["Tajikistan"]
+                ),
+                ("7.5", Some("2024"), vec!["1"], vec!["Kabul", "3"]),
+            ]
+        );
+        // A feed feed-rs reads as it is is left alone.
+        assert!(
+            repair_json_feed(
+                r#"{"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": []}"#
+            )
+            .is_none()
+        );
+    }
 
     #[test]
     fn legacy_encodings_nobody_names_are_detected_and_stray_bytes_are_not() {
@@ -719,7 +961,9 @@ mod tests {
                 .contains("version/1.1")
         );
         assert_eq!(
-            repair_json_feed(r#"{"version":"https://jsonfeed.org/version/1","items":[]}"#),
+            repair_json_feed(
+                r#"{"version":"https://jsonfeed.org/version/1","title":"t","items":[]}"#
+            ),
             None
         );
         assert_eq!(

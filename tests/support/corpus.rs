@@ -49,6 +49,11 @@ pub const READABLE: &[(&str, &str, &str)] = &[
         "Herat airport reopens after runway repairs",
     ),
     ("cut-off.xml", "application/rss+xml", "Власти Киргизии"),
+    (
+        "json-feed-loose.json",
+        "application/feed+json",
+        "Dushanbe and Kabul agree on electricity prices",
+    ),
 ];
 
 /// Files that must each become one clear error.
