@@ -116,7 +116,7 @@ pub async fn send(config: &EmailConfig, mail: &QueuedEmail) -> Result<(), EmailE
 
 /// [`send`], giving up after `limit`: lettre's own timeout does not cover waiting for
 /// the server's greeting, so a port that accepts and never speaks SMTP (an implicit-TLS
-/// port reached without TLS waits for a TLS hello) held `run --once` for good.
+/// port reached without TLS waits for a TLS hello) still held `run --once` after 100 s.
 async fn send_within(
     config: &EmailConfig,
     mail: &QueuedEmail,
