@@ -1097,23 +1097,30 @@ mod tests {
         );
     }
 
-    #[test]
-    fn an_edited_media_description_is_a_changed_entry() {
-        let feed = |text: &str| {
-            format!(
-                r#"<feed xmlns="http://www.w3.org/2005/Atom" xmlns:media="http://search.yahoo.com/mrss/">
+    /// A video channel's Atom feed (YouTube's shape): one entry whose only text is its
+    /// media description, `description`.
+    fn video_feed(description: &str) -> String {
+        format!(
+            r#"<feed xmlns="http://www.w3.org/2005/Atom" xmlns:media="http://search.yahoo.com/mrss/">
 <title>TOLOnews</title><id>yt:channel:UC1</id><updated>2024-11-26T10:00:00Z</updated>
 <entry><id>yt:video:abc</id><title>6pm News</title><updated>2024-11-26T10:00:00Z</updated>
 <link rel="alternate" href="https://www.youtube.com/watch?v=abc"/>
 <media:group><media:title>6pm News</media:title>
 <media:content url="https://www.youtube.com/v/abc?version=3" type="application/x-shockwave-flash"/>
-<media:description>{text}</media:description></media:group></entry></feed>"#
-            )
-        };
+<media:description>{description}</media:description></media:group></entry></feed>"#
+        )
+    }
+
+    #[test]
+    fn an_edited_media_description_is_a_changed_entry() {
         let url = "https://www.youtube.com/feeds/videos.xml?channel_id=UC1";
-        let first = changed(&feed("Flash floods in Badakhshan kill seven."), url, &[]);
+        let first = changed(
+            &video_feed("Flash floods in Badakhshan kill seven."),
+            url,
+            &[],
+        );
         let edited = changed(
-            &feed("Flash floods in Badakhshan kill nine."),
+            &video_feed("Flash floods in Badakhshan kill nine."),
             url,
             &first.fingerprints,
         );
@@ -1126,17 +1133,9 @@ mod tests {
 
     #[test]
     fn a_video_feed_s_media_description_is_the_summary() {
-        let got = items(
-            r#"<feed xmlns="http://www.w3.org/2005/Atom" xmlns:media="http://search.yahoo.com/mrss/">
-<title>TOLOnews</title><id>yt:channel:UC1</id><updated>2024-11-26T10:00:00Z</updated>
-<entry><id>yt:video:abc</id><title>6pm News</title><updated>2024-11-26T10:00:00Z</updated>
-<link rel="alternate" href="https://www.youtube.com/watch?v=abc"/>
-<media:group><media:title>6pm News</media:title>
-<media:content url="https://www.youtube.com/v/abc?version=3" type="application/x-shockwave-flash"/>
-<media:description>In tonight's bulletin: flash floods in Badakhshan kill seven.</media:description>
-</media:group></entry>
-</feed>"#,
-        );
+        let got = items(&video_feed(
+            "In tonight's bulletin: flash floods in Badakhshan kill seven.",
+        ));
         assert_eq!(
             got[0].summary,
             "In tonight's bulletin: flash floods in Badakhshan kill seven."
