@@ -2,7 +2,7 @@
 //!
 //! Each text becomes a set of shingle hashes (xxh3). A MinHash signature of
 //! [`HASHES`] values is cut into [`BANDS`] bands of [`ROWS`] rows; each band hashes to
-//! one 31-bit key, stored in SQLite and indexed, so finding candidates is one indexed
+//! one [`KEY_BITS`]-bit key ([`candidate_key`]), stored in SQLite and indexed, so finding candidates is one indexed
 //! lookup per band, independent of how many stories are stored. Two texts with shingle
 //! Jaccard similarity `s` share at least one band with probability `1 − (1 − s^3)^24`:
 //! 0.96 at s = 0.5, 0.999 at s = 0.7, 0.05 at s = 0.13. Candidates are then verified
@@ -91,10 +91,26 @@ pub fn signature(shingles: &[u64]) -> Option<[u64; HASHES]> {
     Some(sig)
 }
 
-/// LSH band keys of a signature: 31-bit, so SQLite stores each in 4 bytes. (Migration
-/// 0008 shortened the earlier 63-bit keys, `xxh3 >> 1`, by the same 32 bits; keeping
-/// the top bits keeps stored keys valid.) A collision only adds a candidate, which is
-/// verified exactly.
+/// Bits of a candidate key ([`candidate_key`]).
+pub const KEY_BITS: u32 = 47;
+
+/// The candidate key (LSH band, lead or headline key) of a 64-bit hash: its top
+/// [`KEY_BITS`] bits, with the lowest 16 of them never all zero.
+///
+/// Keys were 31 bits (the hash's top 31) from migration 0008 until 0016, and keys stored
+/// then are still in the index: a 31-bit key is the top 31 bits of its 47-bit key, and
+/// the store keeps it with 16 zero bits below, which match any (see
+/// `store::bands`). At 31 bits, a window of ten million stored keys (the 10 000-feed
+/// cycle) made about one lookup key in 200 hit a key of an unrelated story, and each
+/// such candidate cost reading and normalising that story's text; at 47 bits it is
+/// about one in 14 million.
+pub fn candidate_key(hash: u64) -> i64 {
+    let key = (hash >> (64 - KEY_BITS)) as i64;
+    if key & 0xffff == 0 { key | 1 } else { key }
+}
+
+/// LSH band keys of a signature ([`candidate_key`]s). A collision only adds a
+/// candidate, which is verified exactly.
 pub fn band_keys(sig: &[u64; HASHES]) -> Vec<i64> {
     sig.chunks(ROWS)
         .enumerate()
@@ -104,7 +120,7 @@ pub fn band_keys(sig: &[u64; HASHES]) -> Vec<i64> {
             for r in rows {
                 bytes.extend_from_slice(&r.to_le_bytes());
             }
-            (xxh3_64(&bytes) >> 33) as i64
+            candidate_key(xxh3_64(&bytes))
         })
         .collect()
 }
@@ -193,10 +209,40 @@ mod tests {
     #[test]
     fn band_keys_are_stable() {
         // Stored keys must not change between releases (a change orphans every key in the
-        // index): these are the keys stored for this text since the 31-bit format.
+        // index): these are the keys stored for this text since the 47-bit format, and
+        // their top 31 bits the keys stored before it, which they must still match.
         let keys = bands_for(&tokens(TEXT));
         assert_eq!(
             keys,
+            [
+                96551325113284,
+                98290579558453,
+                70665940711364,
+                89516839742831,
+                26603118467275,
+                110946754818450,
+                51531273297726,
+                48275483086882,
+                47500342457594,
+                45786829213069,
+                5284709744354,
+                38132266282497,
+                99859959328568,
+                54558627127454,
+                137920368721989,
+                67366815063989,
+                12959477701844,
+                86254037159673,
+                105356337892048,
+                131585857844465,
+                110666354083616,
+                136565272753706,
+                13829707754447,
+                41195526541245
+            ]
+        );
+        assert_eq!(
+            keys.iter().map(|k| k >> 16).collect::<Vec<_>>(),
             [
                 1473256303, 1499795220, 1078276683, 1365918575, 405931373, 1692913128, 786304829,
                 736625413, 724797705, 698651568, 80638271, 581852207, 1523742055, 832498582,
@@ -204,6 +250,9 @@ mod tests {
                 2083820690, 211024593, 628593849
             ]
         );
-        assert!(keys.iter().all(|k| (0..1 << 31).contains(k)));
+        assert!(
+            keys.iter()
+                .all(|k| (0..1 << KEY_BITS).contains(k) && k & 0xffff != 0)
+        );
     }
 }

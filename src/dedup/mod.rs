@@ -175,7 +175,7 @@ pub const HEADLINE_MIN_WORDS: usize = 5;
 /// entry's text may add to its headline ([`Particulars::headline_only`]).
 pub const OUTLET_MAX_WORDS: usize = 5;
 
-/// Candidate keys for a headline: its normalised words hashed to 31 bits like a band key
+/// Candidate keys for a headline: its normalised words hashed like a band key
 /// (and stored with them), and the same without a trailing outlet name, as news
 /// aggregators carry headlines ("… Claims Group - Afghanistan International"). An entry
 /// that is only a headline (an aggregator's, or a feed's without summaries) shares
@@ -192,7 +192,7 @@ fn headline_keys_of(title: &str, words: &[&str]) -> Vec<i64> {
         (words.len() >= HEADLINE_MIN_WORDS).then(|| {
             let mut bytes = b"headline\0".to_vec();
             push_joined(&mut bytes, words);
-            (xxhash_rust::xxh3::xxh3_64(&bytes) >> 33) as i64
+            minhash::candidate_key(xxhash_rust::xxh3::xxh3_64(&bytes))
         })
     };
     let mut keys: Vec<i64> = key(words).into_iter().collect();
@@ -233,7 +233,7 @@ pub fn aggregator_listing(title: &str, summary: &str) -> bool {
 pub const LEAD_WORDS: usize = 12;
 
 /// A candidate key for the opening words of a text: its first [`LEAD_WORDS`]
-/// normalised words, hashed to 31 bits like a band key (and stored with them). A feed
+/// normalised words, hashed like a band key (and stored with them). A feed
 /// that carries a teaser (the article's first sentence) and one that carries the whole
 /// article share few shingles, so MinHash bands almost never bring one to the other;
 /// they share their opening. The candidate is verified like any other (containment of
@@ -242,7 +242,7 @@ pub fn lead_key(body: &[&str]) -> Option<i64> {
     let lead = body.get(..LEAD_WORDS)?;
     let mut bytes = b"lead\0".to_vec();
     push_joined(&mut bytes, lead);
-    Some((xxhash_rust::xxh3::xxh3_64(&bytes) >> 33) as i64)
+    Some(minhash::candidate_key(xxhash_rust::xxh3::xxh3_64(&bytes)))
 }
 
 /// [`text_fingerprint`], [`entry_shingles`] and [`lead_key`] together, normalising the
@@ -389,7 +389,20 @@ mod pinned {
             shingles[..3],
             [290691817523772697, 569805720263898781, 655353917760688842]
         );
-        assert_eq!(bands[..4], [1473256303, 1015464927, 1179239196, 2063383256]);
+        assert_eq!(
+            bands[..4],
+            [
+                96551325113284,
+                66549509495432,
+                77282619965600,
+                135225885088616
+            ]
+        );
+        // Their top 31 bits: the keys stored for it before migration 0016.
+        assert_eq!(
+            bands[..4].iter().map(|k| k >> 16).collect::<Vec<_>>(),
+            [1473256303, 1015464927, 1179239196, 2063383256]
+        );
         assert_eq!(shingles, entry_shingles(title, text));
     }
 }

@@ -44,11 +44,47 @@ pub(super) const RECENT_BANDS_MAX: usize = 48_000;
 /// `(band, story)` pairs per row of `lsh_blocks`: 3 840 bytes, so that one row fills
 /// most of a 4 KiB page without spilling to an overflow page.
 const BLOCK_KEYS: usize = 320;
-/// Bytes of one pair in a block: the band key (31 bits, as a big-endian u32), then the
-/// story id (big-endian i64).
+/// Bytes of one pair in a block, all big-endian: the key's top 31 bits (a u32, its
+/// [`Key::band`]), its low 16 bits (its [`Key::check`]), then the story id in 6 bytes.
+/// Until migration 0016 a pair was the 31-bit key and the story id in 8 bytes; story
+/// ids are far below 2^48, so such a pair reads as its key with a check of 0, which
+/// matches any check.
 const PAIR_BYTES: usize = 12;
-/// Bytes of one band key in a `lsh_pending` blob (big-endian u32).
+/// Bytes of one key's band in a `lsh_pending` `bands` blob (big-endian u32).
 const BAND_BYTES: usize = 4;
+/// Bytes of one key's check in a `lsh_pending` `checks` blob (big-endian u16; the
+/// column is NULL in rows written before migration 0016, whose checks are all 0).
+const CHECK_BYTES: usize = 2;
+
+/// A candidate key ([`crate::dedup::minhash::candidate_key`], 47 bits) as the index
+/// holds it: its top 31 bits, which the filters and block fences go by, and its low
+/// 16. A check of 0 is a key stored when keys were 31 bits (no key made since has
+/// one), and matches every key of its band.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Key {
+    band: u32,
+    check: u16,
+}
+
+impl Key {
+    /// `None` for a value no candidate key has.
+    fn of(key: i64) -> Option<Key> {
+        let band = u32::try_from(key >> 16).ok().filter(|&b| b < 1 << 31)?;
+        (key >= 0).then_some(Key {
+            band,
+            check: (key & 0xffff) as u16,
+        })
+    }
+
+    fn value(self) -> i64 {
+        i64::from(self.band) << 16 | i64::from(self.check)
+    }
+
+    /// Whether a stored key `self` matches a looked-up key with `check`.
+    fn matches(self, check: u16) -> bool {
+        self.check == check || self.check == 0
+    }
+}
 
 /// Keys one column's filter is sized for. A run is split into columns of at most this
 /// many keys (by key range, at block boundaries); a run written out after the feed whose
@@ -85,10 +121,17 @@ fn be_u32(bytes: &[u8]) -> u32 {
         .fold(0, |acc, &b| (acc << 8) | u32::from(b))
 }
 
-fn be_i64(bytes: &[u8]) -> i64 {
+fn be_u16(bytes: &[u8]) -> u16 {
     bytes
         .iter()
-        .take(8)
+        .take(2)
+        .fold(0, |acc, &b| (acc << 8) | u16::from(b))
+}
+
+fn be_i48(bytes: &[u8]) -> i64 {
+    bytes
+        .iter()
+        .take(6)
         .fold(0, |acc, &b| (acc << 8) | i64::from(b))
 }
 
@@ -99,32 +142,52 @@ fn blob<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r [u8]> 
     })
 }
 
-/// The `(band, story)` pairs of a block, in order.
-fn pairs(block: &[u8]) -> impl Iterator<Item = (u32, i64)> + '_ {
-    block
-        .chunks_exact(PAIR_BYTES)
-        .map(|p| (be_u32(p), be_i64(&p[4..])))
+/// The `(key, story)` pairs of a block, in order.
+fn pairs(block: &[u8]) -> impl Iterator<Item = (Key, i64)> + '_ {
+    block.chunks_exact(PAIR_BYTES).map(|p| {
+        let key = Key {
+            band: be_u32(p),
+            check: be_u16(&p[4..]),
+        };
+        (key, be_i48(&p[6..]))
+    })
 }
 
-/// Pushes `(band, story)` for each story of `band` from `window` on held in `block`.
-fn find_in_block(block: &[u8], band: u32, window: i64, found: &mut Vec<(i64, i64)>) {
+/// Appends the pair `(key, story)` to a block; `false` (and nothing appended) for a
+/// story id that does not fit 48 bits.
+fn push_pair(block: &mut Vec<u8>, key: Key, story: i64) -> bool {
+    if !(0..1 << 48).contains(&story) {
+        return false;
+    }
+    block.extend_from_slice(&key.band.to_be_bytes());
+    block.extend_from_slice(&key.check.to_be_bytes());
+    block.extend_from_slice(&story.to_be_bytes()[2..]);
+    true
+}
+
+/// Pushes `(key, story)` for each story from `window` on whose pair in `block`
+/// matches `key` ([`Key::matches`]).
+fn find_in_block(block: &[u8], key: i64, window: i64, found: &mut Vec<(i64, i64)>) {
+    let Some(wanted) = Key::of(key) else {
+        return;
+    };
     let n = block.len() / PAIR_BYTES;
     let band_at = |i: usize| be_u32(&block[i * PAIR_BYTES..]);
     let (mut lo, mut hi) = (0, n);
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        if band_at(mid) < band {
+        if band_at(mid) < wanted.band {
             lo = mid + 1;
         } else {
             hi = mid;
         }
     }
-    for (b, story) in pairs(&block[lo * PAIR_BYTES..]) {
-        if b != band {
+    for (k, story) in pairs(&block[lo * PAIR_BYTES..]) {
+        if k.band != wanted.band {
             break;
         }
-        if story >= window {
-            found.push((i64::from(band), story));
+        if story >= window && k.matches(wanted.check) {
+            found.push((key, story));
         }
     }
 }
@@ -161,9 +224,9 @@ impl CoarseFilter {
     /// where the search is several.
     fn over_pending(recent: &BTreeSet<(i64, i64)>) -> CoarseFilter {
         let mut filter = CoarseFilter::with_capacity(recent.len().max(RECENT_BANDS_MAX));
-        for &(band, _) in recent {
-            if let Ok(band) = u32::try_from(band) {
-                filter.insert(filter_hash(band));
+        for &(key, _) in recent {
+            if let Some(key) = Key::of(key) {
+                filter.insert(filter_hash(key.band));
             }
         }
         filter
@@ -184,8 +247,8 @@ impl CoarseFilter {
         let mut blocks = tx.prepare("SELECT pairs FROM lsh_blocks")?;
         let mut rows = blocks.query([])?;
         while let Some(row) = rows.next()? {
-            for (band, _) in pairs(blob(row, 0)?) {
-                any.insert(filter_hash(band));
+            for (key, _) in pairs(blob(row, 0)?) {
+                any.insert(filter_hash(key.band));
             }
         }
         Ok(any)
@@ -213,7 +276,7 @@ struct Column {
     /// Newest story with a key in the column: once it leaves the window, so does the
     /// column (and the run once all its columns have).
     newest_story: i64,
-    /// The first band key of each block, in block order.
+    /// The [`Key::band`] of each block's first pair, in block order.
     fences: Vec<u32>,
 }
 
@@ -289,7 +352,7 @@ impl ColumnFilters {
 pub(super) struct BandCache {
     /// `PRAGMA data_version` when loaded: it changes when another connection commits.
     data_version: i64,
-    /// Every `(band, story_id)` pair of `lsh_pending`.
+    /// Every `(key, story_id)` pair of `lsh_pending` ([`Key::value`]).
     recent: BTreeSet<(i64, i64)>,
     /// Every run of `lsh_blocks`, as columns by slot (`None`: a free slot).
     columns: Vec<Option<Column>>,
@@ -317,10 +380,11 @@ impl std::fmt::Debug for BandCache {
 /// that a caller that has found what it looks for can stop early.
 #[derive(Debug, Default)]
 pub(super) struct Lookup {
-    /// `(band, story)` pairs found so far.
+    /// `(key, story)` pairs found so far (the key looked up, which a key stored before
+    /// migration 0016 may match without being equal to).
     pub(super) found: Vec<(i64, i64)>,
-    /// `(run, block, band)` still to read, the next at the end.
-    reads: Vec<(i64, usize, u32)>,
+    /// `(run, block, key)` still to read, the next at the end.
+    reads: Vec<(i64, usize, i64)>,
 }
 
 impl Lookup {
@@ -342,7 +406,7 @@ impl Lookup {
     /// Band keys of blocks not read: keys a run's filter holds, probably (false
     /// positives aside) in the stories of the blocks read so far.
     pub(super) fn unread(&self) -> impl Iterator<Item = i64> + '_ {
-        self.reads.iter().map(|&(_, _, key)| i64::from(key))
+        self.reads.iter().map(|&(_, _, key)| key)
     }
 }
 
@@ -372,12 +436,21 @@ impl BandCache {
     fn load(tx: &Connection, data_version: i64) -> Result<BandCache> {
         let mut recent = BTreeSet::new();
         {
-            let mut pending = tx.prepare("SELECT story_id, bands FROM lsh_pending")?;
+            let mut pending = tx.prepare("SELECT story_id, bands, checks FROM lsh_pending")?;
             let mut rows = pending.query([])?;
             while let Some(row) = rows.next()? {
                 let story: i64 = row.get(0)?;
+                let checks = match row.get_ref(2)? {
+                    rusqlite::types::ValueRef::Null => &[][..],
+                    _ => blob(row, 2)?,
+                };
+                let mut checks = checks.chunks_exact(CHECK_BYTES).map(be_u16);
                 for band in blob(row, 1)?.chunks_exact(BAND_BYTES) {
-                    recent.insert((i64::from(be_u32(band)), story));
+                    let key = Key {
+                        band: be_u32(band),
+                        check: checks.next().unwrap_or(0),
+                    };
+                    recent.insert((key.value(), story));
                 }
             }
         }
@@ -464,10 +537,10 @@ impl BandCache {
             return;
         };
         if let Some((first, _)) = pairs(block).next() {
-            column.fences.push(first);
+            column.fences.push(first.band);
         }
-        for (band, story) in pairs(block) {
-            let hash = filter_hash(band);
+        for (key, story) in pairs(block) {
+            let hash = filter_hash(key.band);
             self.filters.insert(s, hash);
             self.any.insert(hash);
             column.newest_story = column.newest_story.max(story);
@@ -516,22 +589,27 @@ impl BandCache {
             }
         };
         let mut packed = Vec::with_capacity(BAND_BYTES * bands.len());
+        let mut checks = Vec::with_capacity(CHECK_BYTES * bands.len());
         for &band in bands {
-            // Band keys are 31 bits (minhash::band_keys); no other value can be stored.
-            let Ok(key) = u32::try_from(band) else {
+            // Keys are candidate keys (minhash::candidate_key); no other value can be
+            // stored.
+            let Some(key) = Key::of(band) else {
                 continue;
             };
             if !held.contains(&band) && self.recent.insert((band, story)) {
-                packed.extend_from_slice(&key.to_be_bytes());
-                self.pending.insert(filter_hash(key));
+                packed.extend_from_slice(&key.band.to_be_bytes());
+                checks.extend_from_slice(&key.check.to_be_bytes());
+                self.pending.insert(filter_hash(key.band));
             }
         }
         if self.pending.full() {
             self.pending = CoarseFilter::over_pending(&self.recent);
         }
         if !packed.is_empty() {
-            tx.prepare_cached("INSERT INTO lsh_pending (story_id, bands) VALUES (?1, ?2)")?
-                .execute(params![story, packed])?;
+            tx.prepare_cached(
+                "INSERT INTO lsh_pending (story_id, bands, checks) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![story, packed, checks])?;
         }
         Ok(())
     }
@@ -560,16 +638,20 @@ impl BandCache {
         // (run, how many of `bands` its filter may hold)
         let mut keys_in_run: Vec<(i64, usize)> = Vec::new();
         for &band in bands {
-            let Ok(key) = u32::try_from(band) else {
+            let Some(key) = Key::of(band) else {
                 continue;
             };
-            let hash = filter_hash(key);
+            let hash = filter_hash(key.band);
             if self.pending.filter.contains_hash(hash) {
-                lookup.found.extend(
-                    self.recent
-                        .range((band, window)..=(band, i64::MAX))
-                        .copied(),
-                );
+                // The key itself, and its band's key stored before migration 0016.
+                let legacy = Key { check: 0, ..key }.value();
+                for k in std::iter::once(band).chain((legacy != band).then_some(legacy)) {
+                    lookup.found.extend(
+                        self.recent
+                            .range((k, window)..=(k, i64::MAX))
+                            .map(|&(_, story)| (band, story)),
+                    );
+                }
             }
             if !self.any.filter.contains_hash(hash) {
                 continue;
@@ -582,8 +664,8 @@ impl BandCache {
                     continue;
                 };
                 if column.newest_story >= window {
-                    for block in column.blocks_for(key) {
-                        lookup.reads.push((column.run, block, key));
+                    for block in column.blocks_for(key.band) {
+                        lookup.reads.push((column.run, block, band));
                     }
                     if counted != Some(column.run) {
                         counted = Some(column.run);
@@ -633,13 +715,11 @@ impl BandCache {
                 tx.prepare_cached("INSERT INTO lsh_blocks (id, pairs) VALUES (?1, ?2)")?;
             let mut block = Vec::with_capacity(BLOCK_KEYS * PAIR_BYTES);
             let (mut number, mut slot) = (0, None);
-            let mut pairs =
-                kept.filter_map(|&(band, story)| Some((u32::try_from(band).ok()?, story)));
+            let mut pairs = kept.filter_map(|&(key, story)| Some((Key::of(key)?, story)));
             loop {
                 let next = pairs.next();
-                if let Some((band, story)) = next {
-                    block.extend_from_slice(&band.to_be_bytes());
-                    block.extend_from_slice(&story.to_be_bytes());
+                if let Some((key, story)) = next {
+                    push_pair(&mut block, key, story);
                 }
                 let full = block.len() == BLOCK_KEYS * PAIR_BYTES;
                 if (full || next.is_none()) && !block.is_empty() {
@@ -797,13 +877,47 @@ mod tests {
     }
 
     #[test]
+    fn keys_sharing_their_top_31_bits_are_told_apart_and_a_31_bit_key_matches_them_all() {
+        let mut conn = migrated();
+        let mut slot = None;
+        let (a, b) = (12_345 << 16 | 1, 12_345 << 16 | 2);
+        let tx = conn.transaction().unwrap();
+        let cache = BandCache::current(&mut slot, &tx).unwrap();
+        // Story 1 has `a` in a run, story 2 has it pending.
+        cache.add(&tx, &[a], 1, Some(&[])).unwrap();
+        assert!(cache.fold(&tx, 0, 1).unwrap());
+        cache.add(&tx, &[a], 2, Some(&[])).unwrap();
+        // Stories 3 and 4 have the 31-bit key 12 345, stored before migration 0016: in a
+        // run (a 4-byte key and an 8-byte story id) and pending (no checks).
+        let old_pair = [12_345u32.to_be_bytes().as_slice(), &3i64.to_be_bytes()].concat();
+        tx.execute(
+            "INSERT INTO lsh_blocks (id, pairs) VALUES (?1, ?2)",
+            params![block_id(99, 0), old_pair],
+        )
+        .unwrap();
+        tx.execute(
+            "INSERT INTO lsh_pending (story_id, bands) VALUES (4, ?1)",
+            [12_345u32.to_be_bytes()],
+        )
+        .unwrap();
+        tx.commit().unwrap();
+        slot = None;
+        let tx = conn.transaction().unwrap();
+        let cache = BandCache::current(&mut slot, &tx).unwrap();
+        assert_eq!(found(cache, &tx, a, 0), [1, 2, 3, 4]);
+        assert_eq!(found(cache, &tx, b, 0), [3, 4]);
+        assert!(found(cache, &tx, 12_346 << 16 | 1, 0).is_empty());
+    }
+
+    #[test]
     fn a_large_run_is_split_into_columns_and_a_key_across_them_is_found_whole() {
         let mut conn = migrated();
         // 5 000 stories of 24 keys: 22 of their own, key 1 shared by all (first in key
         // order), and key `across` shared by all, sorted right after story 1 500's own
         // keys (keys 38 000 to 43 000 of the run): 120 000 keys, three columns of 125
         // blocks, the first split inside `across`.
-        let own = |s: i64, k: i64| 1_000_000 + s * 100 + k;
+        // (Candidate keys: a check of 0 would match every key of its band.)
+        let own = |s: i64, k: i64| (1_000_000 + s * 100 + k) << 16 | 1;
         let across = own(1_500, 50);
         let mut slot = None;
         let tx = conn.transaction().unwrap();

@@ -1,0 +1,15 @@
+-- Candidate keys (LSH band, lead and headline keys) grow from 31 to 47 bits (dedup
+-- issue 4, fetch-cycle issue 7); see src/store/bands.rs and dedup::minhash::candidate_key.
+-- At 31 bits, one lookup key in about 200 hit a key of an unrelated story once the
+-- window held ten million keys (10 000 feeds), and each such candidate cost reading and
+-- normalising that story's text: the work grew with the square of the window.
+--   * A new key's top 31 bits are the old key of the same text, and its low 16 bits
+--     its "check", never 0. Keys stored before this migration keep their 31 bits with
+--     a check of 0, which matches any check: nothing stored is lost, and those keys
+--     leave the index with their stories' window.
+--   * `lsh_blocks` keeps 12-byte pairs: the band (4 bytes), the check (2 bytes), the
+--     story id (6 bytes). A pair written before reads as a check of 0 and the same
+--     story id (the story id's two high bytes were 0).
+--   * `lsh_pending` gains `checks`: one big-endian 2-byte check per key of `bands`,
+--     NULL (all 0) in rows written before.
+ALTER TABLE lsh_pending ADD COLUMN checks BLOB;
