@@ -782,16 +782,23 @@ mod tests {
     use crate::dedup::minhash;
     use std::collections::BTreeMap;
 
-    /// 24 band keys for story `s`: key 7 is shared by every story (a run of it spans
-    /// many blocks), key 5 by every other one, the rest by no other story.
+    /// 24 band keys for story `s`: `key(7)` is shared by every story (a run of it spans
+    /// many blocks), `key(5)` by every other one, the rest by no other story.
     fn keys_of(s: i64) -> Vec<i64> {
         (0..minhash::BANDS as i64)
             .map(|k| match k {
-                0 => 7,
-                1 => 5 + (s % 2) * 1_000_000,
-                _ => 10 + s * 100 + k,
+                0 => key(7),
+                1 => key(5 + (s % 2) * 1_000_000),
+                _ => key(10 + s * 100 + k),
             })
             .collect()
+    }
+
+    /// A candidate key of band `n` of its own, as `minhash::candidate_key` makes them
+    /// (keys of one band are all read in the same blocks, and a check of 0 would match
+    /// every key of its band).
+    fn key(n: i64) -> i64 {
+        n << 16 | 1
     }
 
     fn found(cache: &BandCache, tx: &Connection, band: i64, window: i64) -> Vec<i64> {
@@ -858,7 +865,7 @@ mod tests {
                 );
             }
             // Keys no story has.
-            for band in [0, 6, 8, 4_000_000, (1 << 31) - 1] {
+            for band in [0, 6, 8, 4_000_000, (1 << 31) - 1].map(key) {
                 assert!(found(cache, &tx, band, 0).is_empty(), "band {band}");
             }
         }
@@ -866,7 +873,10 @@ mod tests {
         let tx = conn.transaction().unwrap();
         let cache = BandCache::current(&mut slot, &tx).unwrap();
         assert_eq!(cache.prune(&tx, 601).unwrap(), 2 * 300 * 24);
-        assert_eq!(found(cache, &tx, 7, 0), (601..=1_000).collect::<Vec<_>>());
+        assert_eq!(
+            found(cache, &tx, key(7), 0),
+            (601..=1_000).collect::<Vec<_>>()
+        );
         tx.commit().unwrap();
         let left: i64 = conn
             .query_row("SELECT sum(length(pairs)) / 12 FROM lsh_blocks", [], |r| {
@@ -912,7 +922,7 @@ mod tests {
     #[test]
     fn a_large_run_is_split_into_columns_and_a_key_across_them_is_found_whole() {
         let mut conn = migrated();
-        // 5 000 stories of 24 keys: 22 of their own, key 1 shared by all (first in key
+        // 5 000 stories of 24 keys: 22 of their own, `key(1)` shared by all (first in key
         // order), and key `across` shared by all, sorted right after story 1 500's own
         // keys (keys 38 000 to 43 000 of the run): 120 000 keys, three columns of 125
         // blocks, the first split inside `across`.
@@ -924,7 +934,7 @@ mod tests {
         let cache = BandCache::current(&mut slot, &tx).unwrap();
         for s in 1..=5_000 {
             let mut keys: Vec<i64> = (0..22).map(|k| own(s, k)).collect();
-            keys.extend([1, across]);
+            keys.extend([key(1), across]);
             cache.add(&tx, &keys, s, Some(&[])).unwrap();
         }
         assert!(cache.fold(&tx, 0, 1).unwrap());
@@ -945,7 +955,7 @@ mod tests {
             let cache = BandCache::current(&mut slot, &tx).unwrap();
             assert_eq!(cache.columns.iter().flatten().count(), 3);
             assert_eq!(found(cache, &tx, across, 0), all);
-            assert_eq!(found(cache, &tx, 1, 0), all);
+            assert_eq!(found(cache, &tx, key(1), 0), all);
             assert_eq!(
                 found(cache, &tx, across, 4_990),
                 (4_990..=5_000).collect::<Vec<_>>()
@@ -962,12 +972,12 @@ mod tests {
         let cache = BandCache::current(&mut slot, &tx).unwrap();
         assert_eq!(cache.prune(&tx, 5_001).unwrap(), 120_000);
         cache
-            .add(&tx, &[7; minhash::BANDS], 6_000, Some(&[]))
+            .add(&tx, &[key(7); minhash::BANDS], 6_000, Some(&[]))
             .unwrap();
         assert!(cache.fold(&tx, 5_001, 1).unwrap());
         assert_eq!(cache.columns.len(), 3);
         assert_eq!(cache.run_count(), 1);
-        assert_eq!(found(cache, &tx, 7, 0), vec![6_000]);
+        assert_eq!(found(cache, &tx, key(7), 0), vec![6_000]);
         assert!(found(cache, &tx, across, 0).is_empty());
         assert!(found(cache, &tx, own(1_500, 0), 0).is_empty());
         tx.commit().unwrap();
