@@ -153,16 +153,15 @@ fn pairs(block: &[u8]) -> impl Iterator<Item = (Key, i64)> + '_ {
     })
 }
 
-/// Appends the pair `(key, story)` to a block; `false` (and nothing appended) for a
-/// story id that does not fit 48 bits.
-fn push_pair(block: &mut Vec<u8>, key: Key, story: i64) -> bool {
-    if !(0..1 << 48).contains(&story) {
-        return false;
+/// Appends the pair `(key, story)` to a block; nothing for a story id that does not
+/// fit 48 bits (SQLite numbers stories from 1; such a pair would only be a candidate
+/// missed).
+fn push_pair(block: &mut Vec<u8>, key: Key, story: i64) {
+    if (0..1 << 48).contains(&story) {
+        block.extend_from_slice(&key.band.to_be_bytes());
+        block.extend_from_slice(&key.check.to_be_bytes());
+        block.extend_from_slice(&story.to_be_bytes()[2..]);
     }
-    block.extend_from_slice(&key.band.to_be_bytes());
-    block.extend_from_slice(&key.check.to_be_bytes());
-    block.extend_from_slice(&story.to_be_bytes()[2..]);
-    true
 }
 
 /// Pushes `(key, story)` for each story from `window` on whose pair in `block`
