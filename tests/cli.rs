@@ -435,6 +435,58 @@ fn unreadable_database_exits_3() {
 }
 
 #[test]
+fn a_database_of_a_newer_roundup_is_refused_in_one_line_and_left_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = write_config(
+        dir.path(),
+        "",
+        &[source("amu", &crate::common::fixture_url("feeds/amu.xml"))],
+    );
+    let config = config.to_str().unwrap();
+    roundup()
+        .args(["--config", config, "fetch"])
+        .assert()
+        .success();
+    // What a newer build leaves behind: one migration more than this build knows.
+    let db = dir.path().join("roundup.db");
+    let newer = {
+        let conn = rusqlite::Connection::open(&db).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        conn.pragma_update(None, "user_version", version + 1)
+            .unwrap();
+        version + 1
+    };
+    for command in ["fetch", "status", "digest"] {
+        let assert = roundup()
+            .args(["--config", config, command])
+            .assert()
+            .code(3);
+        let err = String::from_utf8(assert.get_output().stderr.clone()).unwrap();
+        assert_eq!(err.lines().count(), 1, "{command}: {err}");
+        assert!(
+            err.contains(&format!(
+                "roundup.db was written by a newer roundup (schema {newer}; this build knows {})",
+                newer - 1
+            )),
+            "{command}: {err}"
+        );
+    }
+    // Nothing was written to it: its stories and version are still there.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let (version, entries): (i64, i64) = conn
+        .query_row(
+            "SELECT (SELECT user_version FROM pragma_user_version), count(*) FROM entries",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(version, newer);
+    assert!(entries > 0);
+}
+
+#[test]
 fn status_shows_each_source() {
     let dir = tempfile::tempdir().unwrap();
     let config = write_config(dir.path(), "", &demo_sources());

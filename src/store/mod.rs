@@ -67,6 +67,20 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// The database has migrations this build does not know: a newer roundup wrote it
+    /// (after an upgrade was rolled back, or two versions sharing one file).
+    #[error(
+        "database {path} was written by a newer roundup (schema {version}; this build knows \
+         {known}): run the newer roundup, or set `database` to another file"
+    )]
+    Newer {
+        /// The database path.
+        path: PathBuf,
+        /// Its schema version (`PRAGMA user_version`).
+        version: i64,
+        /// The newest schema version this build knows.
+        known: usize,
+    },
     /// Applying the schema migrations failed.
     #[error("cannot migrate database {path}: {source}")]
     Migrate {
@@ -141,6 +155,16 @@ impl Store {
         };
         let mut conn = Connection::open(path).map_err(open_err)?;
         Self::configure(&conn).map_err(open_err)?;
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(open_err)?;
+        if usize::try_from(version).is_ok_and(|v| v > migrate::SCHEMA_VERSION) {
+            return Err(StoreError::Newer {
+                path: path.to_owned(),
+                version,
+                known: migrate::SCHEMA_VERSION,
+            });
+        }
         migrate::migrations()
             .to_latest(&mut conn)
             .map_err(|source| StoreError::Migrate {
