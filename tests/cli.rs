@@ -408,14 +408,19 @@ fn fetch_single_source() {
     assert!(stdout.starts_with("amu"));
 }
 
+/// A config in `dir` with one source, Amu TV's fixture feed.
+fn amu_only(dir: &std::path::Path) -> std::path::PathBuf {
+    write_config(
+        dir,
+        "",
+        &[source("amu", &crate::common::fixture_url("feeds/amu.xml"))],
+    )
+}
+
 #[test]
 fn unreadable_database_exits_3() {
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        "",
-        &[source("amu", &crate::common::fixture_url("feeds/amu.xml"))],
-    );
+    let config = amu_only(dir.path());
     std::fs::write(dir.path().join("roundup.db"), vec![0x42u8; 8192]).unwrap();
     let assert = roundup()
         .args(["--config", config.to_str().unwrap(), "fetch"])
@@ -437,11 +442,7 @@ fn unreadable_database_exits_3() {
 #[test]
 fn a_database_of_a_newer_roundup_is_refused_in_one_line_and_left_as_it_is() {
     let dir = tempfile::tempdir().unwrap();
-    let config = write_config(
-        dir.path(),
-        "",
-        &[source("amu", &crate::common::fixture_url("feeds/amu.xml"))],
-    );
+    let config = amu_only(dir.path());
     let config = config.to_str().unwrap();
     roundup()
         .args(["--config", config, "fetch"])
