@@ -36,18 +36,21 @@ pub fn shingles<S: AsRef<str>>(tokens: &[S]) -> Vec<u64> {
     let mut out: Vec<u64> = if tokens.len() < SHINGLE_WORDS {
         Vec::new()
     } else {
-        // One buffer for every shingle (this runs for every word of every item).
-        let mut joined = String::new();
-        tokens
-            .windows(SHINGLE_WORDS)
-            .map(|w| {
-                joined.clear();
-                for t in w {
-                    joined.push_str(t.as_ref());
-                    joined.push(' ');
-                }
-                xxh3_64(joined.as_bytes())
-            })
+        // Every token once, each followed by a space, in one buffer: a shingle is then
+        // the bytes from its first token's start to the start of the token after its
+        // last, the same bytes as its tokens joined with a space after each.
+        let mut joined: Vec<u8> =
+            Vec::with_capacity(tokens.iter().map(|t| t.as_ref().len() + 1).sum());
+        let mut starts = Vec::with_capacity(tokens.len() + 1);
+        for t in tokens {
+            starts.push(joined.len());
+            joined.extend_from_slice(t.as_ref().as_bytes());
+            joined.push(b' ');
+        }
+        starts.push(joined.len());
+        starts
+            .windows(SHINGLE_WORDS + 1)
+            .map(|w| xxh3_64(joined.get(w[0]..w[SHINGLE_WORDS]).unwrap_or_default()))
             .collect()
     };
     out.sort_unstable();

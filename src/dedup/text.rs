@@ -65,23 +65,41 @@ fn fold_char(ch: char) -> Option<char> {
 /// Normalises text for matching: NFKC, case folded, variants folded, every run of
 /// characters that are not letters or digits collapsed to one space.
 pub fn normalize_for_matching(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
     if text.is_ascii() {
         // ASCII is already NFKC, lower-cases by byte, and folds to itself (the only
         // ASCII character `fold_char` maps, '`', is a separator either way).
-        let mut pending_space = false;
-        for b in text.bytes() {
-            if b.is_ascii_alphanumeric() {
-                if pending_space && !out.is_empty() {
-                    out.push(' ');
+        // One table lookup a byte: its lower-case letter or digit, or 0 for a separator.
+        const WORD_BYTE: [u8; 128] = {
+            let mut table = [0u8; 128];
+            let mut b = 0;
+            while b < 128 {
+                let c = b as u8;
+                if c.is_ascii_alphanumeric() {
+                    table[b] = c.to_ascii_lowercase();
                 }
-                pending_space = false;
-                out.push(char::from(b.to_ascii_lowercase()));
-            } else {
-                pending_space = true;
+                b += 1;
+            }
+            table
+        };
+        let mut bytes = Vec::with_capacity(text.len());
+        let mut pending_space = false;
+        for &b in text.as_bytes() {
+            match WORD_BYTE.get(usize::from(b)).copied().unwrap_or(0) {
+                0 => pending_space = true,
+                w => {
+                    if pending_space && !bytes.is_empty() {
+                        bytes.push(b' ');
+                    }
+                    pending_space = false;
+                    bytes.push(w);
+                }
             }
         }
-    } else if is_nfkc_quick(text.chars()) == IsNormalized::Yes {
+        // ASCII in, ASCII out.
+        return String::from_utf8(bytes).unwrap_or_default();
+    }
+    let mut out = String::with_capacity(text.len());
+    if is_nfkc_quick(text.chars()) == IsNormalized::Yes {
         push_words(
             &mut out,
             text.chars()
@@ -148,7 +166,18 @@ impl Normalized {
     /// The word tokens, boilerplate phrases removed from both ends (the same words as
     /// [`tokens`]).
     pub fn words(&self) -> Vec<&str> {
-        let mut words: Vec<&str> = self.0.split(' ').filter(|w| !w.is_empty()).collect();
+        // The text is words with one space between them (`normalize_for_matching`).
+        // Split by byte: `str::split(' ')` searched for each space with a call that cost
+        // more than the word's bytes.
+        let mut words: Vec<&str> = Vec::with_capacity(self.0.len() / 4 + 1);
+        let mut start = 0;
+        for (i, &b) in self.0.as_bytes().iter().enumerate() {
+            if b == b' ' {
+                words.extend(self.0.get(start..i).filter(|w| !w.is_empty()));
+                start = i + 1;
+            }
+        }
+        words.extend(self.0.get(start..).filter(|w| !w.is_empty()));
         loop {
             let before = words.len();
             for p in BOILERPLATE_WORDS.iter() {
@@ -225,6 +254,15 @@ mod tests {
             "",
         ] {
             assert_eq!(normalize_for_matching(text), slow(text), "{text:?}");
+        }
+        // Every ASCII character, between, before and after words.
+        for b in 0..0x80u8 {
+            let c = char::from(b);
+            for text in [format!("Ab{c}9z"), format!("{c}{c}Ab {c}"), format!("x{c}")] {
+                assert_eq!(normalize_for_matching(&text), slow(&text), "{c:?}");
+                let words: Vec<&str> = slow(&text).leak().split_whitespace().collect();
+                assert_eq!(Normalized::new(&text).words(), words, "{c:?}");
+            }
         }
     }
 
