@@ -656,7 +656,7 @@ impl Collapsed {
 
 /// The whitespace test of the character that starts at byte `i` of `text`, and its
 /// length in bytes; `None` at the end. Byte by byte for ASCII: decoding every character
-/// to ask `char::is_whitespace` was a sixth of the time spent making feed text plain.
+/// to ask `char::is_whitespace` took 9 % of a cold fetch cycle's instructions.
 fn whitespace_at(text: &str, i: usize) -> Option<(bool, usize)> {
     let b = *text.as_bytes().get(i)?;
     Some(match b {
