@@ -207,10 +207,14 @@ pub fn band_keys(sig: &[u64; HASHES]) -> Vec<i64> {
     sig.chunks(ROWS)
         .enumerate()
         .map(|(band, rows)| {
-            let mut bytes = Vec::with_capacity(8 * (ROWS + 1));
-            bytes.extend_from_slice(&(band as u64).to_le_bytes());
-            for r in rows {
-                bytes.extend_from_slice(&r.to_le_bytes());
+            // The band number, then its rows, each as 8 little-endian bytes (on the
+            // stack: a heap buffer per band was 24 allocations per entry).
+            let mut bytes = [0u8; 8 * (ROWS + 1)];
+            for (chunk, value) in bytes
+                .chunks_exact_mut(8)
+                .zip(std::iter::once(band as u64).chain(rows.iter().copied()))
+            {
+                chunk.copy_from_slice(&value.to_le_bytes());
             }
             candidate_key(xxh3_64(&bytes))
         })
