@@ -86,8 +86,10 @@ pub fn signature(shingles: &[u64]) -> Option<[u64; HASHES]> {
     Some(scalar_signature(shingles))
 }
 
-/// [`signature`] one permutation at a time, on any processor.
-fn scalar_signature(shingles: &[u64]) -> [u64; HASHES] {
+/// [`signature`] one permutation at a time, on any processor (what [`signature`] does
+/// without AVX-512; public for the `minhash_signature` bench). Takes any set, however
+/// small.
+pub fn scalar_signature(shingles: &[u64]) -> [u64; HASHES] {
     // One permutation at a time over every shingle: the minimum stays in a register
     // (two, for independent compare chains) instead of a load and store per shingle and
     // permutation. The values are the same as shingle-by-shingle.
