@@ -2,11 +2,16 @@
 //! canonical form, dates (future dates clamped to the fetch time), and the entry key.
 //! Pure: no IO, no clock (the fetch time is passed in).
 
+use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use ego_tree::iter::Edge;
 use feed_rs::model::{Entry, Feed};
+use html5ever::tendril::StrTendril;
+use html5ever::tokenizer::states::RawKind;
+use html5ever::tokenizer::{
+    BufferQueue, TagKind, Token, TokenSink, TokenSinkResult, Tokenizer, TokenizerOpts,
+};
 use url::Url;
 
 use crate::dedup::{self, canonical};
@@ -482,45 +487,213 @@ fn content_hash(parts: &[&str]) -> String {
     h.finalize().to_hex()[..32].to_owned()
 }
 
-/// Feed text (HTML or plain) → plain text on one line: one HTML parse (html5ever via
-/// scraper), the text nodes in order, a space at every block boundary, nothing from
-/// `script`, `style` and the like. Entities are decoded by the parser. The tree is walked
-/// without recursion, so hostile nesting depth cannot overflow the stack.
+/// Feed text (HTML or plain) → plain text on one line: html5ever's tokenizer (no tree
+/// is built), the text in order, a space at every block element's start and end tag,
+/// nothing from `script`, `style` and the like. Entities are decoded by the tokenizer,
+/// which also switches to raw text inside `script`, `style`, `title` and the like, as a
+/// browser does. Nothing nests on the stack, so hostile nesting depth costs nothing.
 pub fn to_plain_text(text: &str) -> String {
     if !text.contains('<') && !text.contains('&') {
         return collapse_whitespace(text);
     }
-    // html5ever's tree building is quadratic in nesting depth; bounding the input bounds
-    // a hostile summary's cost. The text kept is cut at MAX_SUMMARY_CHARS anyway.
+    // The text kept is cut at MAX_SUMMARY_CHARS anyway, and a hostile body costs no
+    // more than this much.
     let text = &text[..text.floor_char_boundary(MAX_HTML_BYTES)];
-    let fragment = scraper::Html::parse_fragment(text);
-    let mut out = Collapsed::with_capacity(text.len());
-    let mut hidden = 0usize;
-    for edge in fragment.tree.root().traverse() {
-        match edge {
-            Edge::Open(node) => match node.value() {
-                scraper::Node::Text(t) if hidden == 0 => out.push(t),
-                scraper::Node::Element(e) => {
-                    if HIDDEN.contains(&e.name()) {
-                        hidden += 1;
-                    } else if BLOCKS.contains(&e.name()) {
-                        out.space();
-                    }
+    let input = BufferQueue::default();
+    input.push_back(StrTendril::from_slice(text));
+    let tokenizer = Tokenizer::new(
+        TextSink {
+            out: RefCell::new(Collapsed::with_capacity(text.len())),
+            open: RefCell::new(Open::new()),
+        },
+        TokenizerOpts::default(),
+    );
+    // The sink never asks for a script to run, so one feed reads the whole input.
+    let _ = tokenizer.feed(&input);
+    tokenizer.end();
+    tokenizer.sink.out.into_inner().text
+}
+
+/// The text of an HTML fragment's tokens, for [`to_plain_text`], following what the
+/// HTML tree builder would make of them where it decides what text shows:
+/// - an end tag counts only for an element open at the time: a stray `</div>` does not
+///   split a word, and a stray `</svg>` does not end a hidden `<template>`;
+/// - an HTML block or phrase tag inside `<svg>` or `<math>` ends them (an unclosed
+///   `<svg>` icon does not hide the rest of the text);
+/// - `<select>` inside `<select>` closes it.
+struct TextSink {
+    out: RefCell<Collapsed>,
+    open: RefCell<Open>,
+}
+
+/// The elements open in a [`TextSink`] that decide what text shows.
+struct Open {
+    /// The [`HIDDEN`] elements open, innermost last: their text is not kept.
+    hidden: Vec<&'static str>,
+    /// How many of each of [`BLOCKS`] are open.
+    blocks: [u32; BLOCKS.len()],
+    /// `svg` and `math` elements open, and how many hidden elements were open when the
+    /// outermost of them started.
+    foreign: u32,
+    hidden_before_foreign: usize,
+}
+
+/// HTML start tags that end foreign content (`svg`, `math`) where they appear in it (as
+/// do the end tags `</p>` and `</br>`).
+const FOREIGN_BREAKOUT: &[&str] = &[
+    "b",
+    "big",
+    "blockquote",
+    "body",
+    "br",
+    "center",
+    "code",
+    "dd",
+    "div",
+    "dl",
+    "dt",
+    "em",
+    "embed",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "head",
+    "hr",
+    "i",
+    "img",
+    "li",
+    "listing",
+    "menu",
+    "meta",
+    "nobr",
+    "ol",
+    "p",
+    "pre",
+    "ruby",
+    "s",
+    "small",
+    "span",
+    "strike",
+    "strong",
+    "sub",
+    "sup",
+    "table",
+    "tt",
+    "u",
+    "ul",
+    "var",
+];
+
+impl Open {
+    fn new() -> Open {
+        Open {
+            hidden: Vec::new(),
+            blocks: [0; BLOCKS.len()],
+            foreign: 0,
+            hidden_before_foreign: 0,
+        }
+    }
+
+    /// Updates the open elements for a tag; whether the tag is a word boundary.
+    fn tag(&mut self, name: &str, start: bool, self_closing: bool) -> bool {
+        let breakout = || {
+            if start {
+                FOREIGN_BREAKOUT.contains(&name)
+            } else {
+                name == "p" || name == "br"
+            }
+        };
+        if self.foreign > 0 && breakout() {
+            self.hidden.truncate(self.hidden_before_foreign);
+            self.foreign = 0;
+        }
+        if name == "svg" || name == "math" {
+            if start && !self_closing {
+                if self.foreign == 0 {
+                    self.hidden_before_foreign = self.hidden.len();
                 }
-                _ => {}
-            },
-            Edge::Close(node) => {
-                if let scraper::Node::Element(e) = node.value() {
-                    if HIDDEN.contains(&e.name()) {
-                        hidden = hidden.saturating_sub(1);
-                    } else if BLOCKS.contains(&e.name()) {
-                        out.space();
+                self.foreign += 1;
+            } else if !start && self.foreign > 0 {
+                self.foreign -= 1;
+            }
+        }
+        if let Some(&hidden) = HIDDEN.iter().find(|&&h| h == name) {
+            // A void element (`embed`) and a self-closed `svg` hold nothing; `head` in a
+            // fragment is ignored.
+            let empty = name == "embed" || (name == "svg" && self_closing);
+            let reopened = name == "select" && self.hidden.last() == Some(&"select");
+            if name == "head" || (start && empty) {
+                return false;
+            }
+            if start && !reopened {
+                self.hidden.push(hidden);
+            } else if let Some(at) = self.hidden.iter().rposition(|&h| h == name) {
+                self.hidden.truncate(at);
+            }
+            return false;
+        }
+        let Some(count) = BLOCKS
+            .iter()
+            .position(|&b| b == name)
+            .and_then(|i| self.blocks.get_mut(i))
+        else {
+            return false;
+        };
+        if start {
+            *count = count.saturating_add(1);
+            return true;
+        }
+        // `</p>` and `</br>` stand for an element even when none is open.
+        let boundary = *count > 0 || name == "p" || name == "br";
+        *count = count.saturating_sub(1);
+        boundary
+    }
+}
+
+impl TokenSink for TextSink {
+    type Handle = ();
+
+    fn process_token(&self, token: Token, _line: u64) -> TokenSinkResult<()> {
+        match token {
+            Token::CharacterTokens(text) if self.open.borrow().hidden.is_empty() => {
+                self.out.borrow_mut().push(&text);
+            }
+            Token::TagToken(tag) => {
+                let name: &str = &tag.name;
+                let start = tag.kind == TagKind::StartTag;
+                let mut open = self.open.borrow_mut();
+                if open.tag(name, start, tag.self_closing) {
+                    self.out.borrow_mut().space();
+                }
+                if start && open.foreign == 0 {
+                    // The tokenizer states the HTML tree builder would switch to (with
+                    // scripting on, as for a browser).
+                    let raw = match name {
+                        "script" => Some(RawKind::ScriptData),
+                        "style" | "xmp" | "iframe" | "noembed" | "noframes" | "noscript" => {
+                            Some(RawKind::Rawtext)
+                        }
+                        "title" | "textarea" => Some(RawKind::Rcdata),
+                        "plaintext" => return TokenSinkResult::Plaintext,
+                        _ => None,
+                    };
+                    if let Some(kind) = raw {
+                        return TokenSinkResult::RawData(kind);
                     }
                 }
             }
+            _ => {}
         }
+        TokenSinkResult::Continue
     }
-    out.text
+
+    /// In `svg` and `math`, `<![CDATA[…]]>` is text (elsewhere a comment).
+    fn adjusted_current_node_present_but_not_in_html_namespace(&self) -> bool {
+        self.open.borrow().foreign > 0
+    }
 }
 
 /// Elements whose text is not article text.
@@ -766,6 +939,38 @@ mod tests {
             "</div>".repeat(100_000)
         );
         assert_eq!(to_plain_text(&deep), "lead");
+    }
+
+    #[test]
+    fn malformed_markup_shows_the_text_a_browser_shows() {
+        // A stray end tag closes nothing: it neither splits a word nor ends a hidden
+        // element of another name; `</p>` stands for an empty paragraph.
+        assert_eq!(to_plain_text("Ka</div>bul</td> talks"), "Kabul talks");
+        assert_eq!(to_plain_text("Ka</p>bul"), "Ka bul");
+        assert_eq!(
+            to_plain_text("<template>draft</svg></title> copy</template>Kabul talks"),
+            "Kabul talks"
+        );
+        // An unclosed inline icon ends where the article's markup goes on.
+        assert_eq!(
+            to_plain_text(r#"<svg viewBox="0 0 8 8"><path d="M0"/>icon<p>Kabul <b>talks</b></p>"#),
+            "Kabul talks"
+        );
+        assert_eq!(to_plain_text("<math><mi>x</mi></p>Kabul"), "x Kabul");
+        // Void and self-closed elements hold nothing.
+        assert_eq!(
+            to_plain_text("<embed src=x.swf>Kabul <svg/>talks"),
+            "Kabul talks"
+        );
+        // Raw text: markup inside `script` and `title` is not markup.
+        assert_eq!(
+            to_plain_text("<script>if (a<b) { x = '</p>'; }</script><title><b>t</b></title>Kabul"),
+            "Kabul"
+        );
+        // In MathML, CDATA is text.
+        assert_eq!(to_plain_text("<math><![CDATA[x+1]]></math> = 2"), "x+1 = 2");
+        // A select inside a select closes it.
+        assert_eq!(to_plain_text("<select>menu<select>Kabul"), "Kabul");
     }
 
     #[test]
