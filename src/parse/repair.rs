@@ -16,6 +16,7 @@
 use std::borrow::Cow;
 
 use encoding_rs::{Encoding, UTF_8};
+use memchr::memmem;
 
 /// The feed as UTF-8 bytes, decoded by BOM, then `http_charset`, then the XML
 /// declaration, then as detected (`utf8_relabelled`). Already-UTF-8 input is returned
@@ -149,18 +150,18 @@ pub fn drop_inner_declarations(text: &str) -> Option<String> {
             .next()
             .is_some_and(char::is_whitespace)
     };
-    let first_inner = text
-        .match_indices("<?xml")
-        .map(|(i, _)| i)
-        .find(|&i| i > 0 && is_decl(i))?;
+    // memmem's substring search (SIMD) instead of `str::find`'s two-way search, which
+    // cost ~1.5 % of a cold cycle's instructions in these passes over every body.
+    let first_inner =
+        memmem::find_iter(text.as_bytes(), b"<?xml").find(|&i| i > 0 && is_decl(i))?;
     let mut out = String::with_capacity(text.len());
     out.push_str(&text[..first_inner]);
     let mut rest = &text[first_inner..];
-    while let Some(i) = rest.find("<?xml") {
+    while let Some(i) = memmem::find(rest.as_bytes(), b"<?xml") {
         let abs = text.len() - rest.len() + i;
         out.push_str(&rest[..i]);
         if is_decl(abs) {
-            match rest[i..].find("?>") {
+            match memmem::find(&rest.as_bytes()[i..], b"?>") {
                 Some(end) => rest = &rest[i + end + 2..],
                 None => rest = "",
             }
@@ -243,8 +244,7 @@ pub fn wrap_raw_markup(text: &str) -> Option<String> {
 fn section_len(here: &str, sections: &[(&str, &str)]) -> Option<Option<usize>> {
     let (open, close) = sections.iter().find(|(open, _)| here.starts_with(open))?;
     Some(
-        here[open.len()..]
-            .find(close)
+        memmem::find(&here.as_bytes()[open.len()..], close.as_bytes())
             .map(|i| open.len() + i + close.len()),
     )
 }
@@ -304,7 +304,7 @@ fn element_body(rest: &str, name: &str) -> Option<(usize, bool)> {
             return Some((at, raw));
         }
         if let Some(section) = here.strip_prefix("<![CDATA[") {
-            pos = at + "<![CDATA[".len() + section.find("]]>")? + 3;
+            pos = at + "<![CDATA[".len() + memmem::find(section.as_bytes(), b"]]>")? + 3;
             continue;
         }
         raw |= here[1..]
@@ -319,7 +319,7 @@ fn element_body(rest: &str, name: &str) -> Option<(usize, bool)> {
 /// section: a CDATA section's text is escaped as HTML text, and any `]]>` is split.
 fn push_as_cdata_text(out: &mut String, body: &str) {
     let mut rest = body;
-    while let Some(i) = rest.find("<![CDATA[") {
+    while let Some(i) = memmem::find(rest.as_bytes(), b"<![CDATA[") {
         push_split_end(out, &rest[..i]);
         let section = &rest[i + "<![CDATA[".len()..];
         let end = section.find("]]>").unwrap_or(section.len());
