@@ -485,7 +485,7 @@ pub fn entry_key(
 
 /// What an entry's stored content is compared by at its next parse, to tell an edit
 /// from a refetch: XXH3-128 of `parts`, each after its length. Not a cryptographic hash
-/// (BLAKE3, before, cost ~3 % of the cold cycle's CPU): a collision could only let a
+/// (BLAKE3, before, took ~2.5 % of the cold cycle's CPU): a collision could only let a
 /// feed hide an edit of its own. A row stored with a BLAKE3 hash is counted as updated
 /// at the one parse that compares it (its raw entry changed, or the feed is parsed
 /// again whole), and stores the new hash then.
