@@ -12,6 +12,14 @@
 //! so the warm cycle gets every body again, unchanged; adding `E2E_VOLATILE=1`, each body
 //! ends in a comment of its own (new bytes, the same entries).
 //!
+//! With `E2E_REFERENCE=all` (or a comma-separated list of `sfeed`, `rss2email`,
+//! `newsboat`), the readers issue 7's reference figures come from fetch the same feeds
+//! from the same server after roundup, cold then warm, and the bench prints roundup's
+//! cold speed-up over sfeed and warm speed-up over rss2email (targets 5× and 10×): the
+//! machine's speed drifts by a third from one hour to the next, and a ratio taken in one
+//! sitting does not. `ROUNDUP_BENCH_FEED_KB=120` makes feeds of ~120 KB, the size the
+//! reference figures were taken on, instead of ~84 KB.
+//!
 //! Prints wall time, CPU time (user + system) and peak RSS from `/usr/bin/time -v`, and
 //! the entries and stories stored; then the same for the first `roundup search`, which
 //! brings the full-text index up to date with everything the cycles stored. Feeds: ~40 items each, HTML bodies of 1–3 KB, RSS 2.0
@@ -119,7 +127,6 @@ struct Measured {
 }
 
 fn timed(roundup: &Path, config: &Path, run: &str, args: &[&str]) -> Measured {
-    let started = Instant::now();
     // E2E_PERF=prefix records a cpu-clock profile per run (prefix.cold, prefix.warm)
     // instead of timing; otherwise /usr/bin/time -v when installed.
     // E2E_WRAP="strace -f -o /tmp/x" runs each run under any other wrapper command.
@@ -145,13 +152,25 @@ fn timed(roundup: &Path, config: &Path, run: &str, args: &[&str]) -> Measured {
         }
         None => Command::new(roundup),
     };
-    let out = cmd
-        .arg("--config")
-        .arg(config)
-        .arg("-q")
-        .args(args)
-        .output()
-        .unwrap();
+    cmd.arg("--config").arg(config).arg("-q").args(args);
+    let (m, out) = measured(&mut cmd);
+    let failed = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains(" error "))
+        .count();
+    if failed > 0 {
+        eprintln!("warning: {failed} sources failed");
+    }
+    m
+}
+
+/// Runs `cmd` to its end: wall time, and CPU time (user + system) and peak RSS from
+/// `/usr/bin/time -v` when `cmd` runs under it (NaN otherwise). CPU time counts every
+/// process the command waited for (sfeed's shells, curl and parser processes); peak RSS
+/// is that of its largest single process.
+fn measured(cmd: &mut Command) -> (Measured, std::process::Output) {
+    let started = Instant::now();
+    let out = cmd.output().unwrap();
     let wall = started.elapsed().as_secs_f64();
     let stderr = String::from_utf8_lossy(&out.stderr);
     let field = |name: &str| {
@@ -161,17 +180,138 @@ fn timed(roundup: &Path, config: &Path, run: &str, args: &[&str]) -> Measured {
             .and_then(|v| v.parse::<f64>().ok())
             .unwrap_or(f64::NAN)
     };
-    let failed = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter(|l| l.contains(" error "))
-        .count();
-    if failed > 0 {
-        eprintln!("warning: {failed} sources failed");
-    }
-    Measured {
+    let m = Measured {
         wall,
         cpu: field("User time (seconds):") + field("System time (seconds):"),
         rss_mib: field("Maximum resident set size (kbytes):") / 1024.0,
+    };
+    (m, out)
+}
+
+/// The readers issue 7's reference figures were taken with, as Debian packages them
+/// (`apt-get install sfeed rss2email newsboat`: sfeed 1.7, rss2email 3.13, newsboat
+/// 2.21), set up the way the issue names: sfeed with 16 parallel jobs, newsboat with 8
+/// reload threads, rss2email as it comes (one feed at a time, no mail sent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reference {
+    Sfeed,
+    Rss2email,
+    Newsboat,
+}
+
+impl Reference {
+    const ALL: [Reference; 3] = [Reference::Sfeed, Reference::Rss2email, Reference::Newsboat];
+
+    fn name(self) -> &'static str {
+        match self {
+            Reference::Sfeed => "sfeed",
+            Reference::Rss2email => "rss2email",
+            Reference::Newsboat => "newsboat",
+        }
+    }
+
+    fn program(self) -> &'static str {
+        match self {
+            Reference::Sfeed => "sfeed_update",
+            Reference::Rss2email => "r2e",
+            Reference::Newsboat => "newsboat",
+        }
+    }
+
+    /// The readers named by `E2E_REFERENCE` (comma-separated, or `all`) that are
+    /// installed; the others are named on stderr and skipped.
+    fn wanted() -> Vec<Reference> {
+        let Ok(names) = std::env::var("E2E_REFERENCE") else {
+            return Vec::new();
+        };
+        let names: Vec<&str> = names.split(',').map(str::trim).collect();
+        Reference::ALL
+            .into_iter()
+            .filter(|r| names.contains(&"all") || names.contains(&r.name()))
+            .filter(|r| {
+                let found = std::env::var_os("PATH").is_some_and(|path| {
+                    std::env::split_paths(&path).any(|d| d.join(r.program()).is_file())
+                });
+                if !found {
+                    eprintln!(
+                        "{}: `{}` is not installed (apt-get install {}); skipped",
+                        r.name(),
+                        r.program(),
+                        r.name()
+                    );
+                }
+                found
+            })
+            .collect()
+    }
+
+    /// Writes the reader's configuration for `n` feeds on `port` into `dir`.
+    fn configure(self, dir: &Path, port: u16, n: usize) {
+        let url = |i: usize| format!("http://127.0.0.1:{port}/feed/{i}.xml");
+        match self {
+            Reference::Sfeed => {
+                let mut rc = format!(
+                    "sfeedpath=\"{}\"\nmaxjobs=16\nfeeds() {{\n",
+                    dir.join("feeds").display()
+                );
+                for i in 0..n {
+                    rc.push_str(&format!("\tfeed \"f{i}\" \"{}\"\n", url(i)));
+                }
+                rc.push_str("}\n");
+                std::fs::write(dir.join("sfeedrc"), rc).unwrap();
+            }
+            Reference::Rss2email => {
+                let mut cfg = String::from("[DEFAULT]\nto = bench@localhost\n");
+                for i in 0..n {
+                    cfg.push_str(&format!("[feed.f{i}]\nurl = {}\n", url(i)));
+                }
+                std::fs::write(dir.join("r2e.cfg"), cfg).unwrap();
+            }
+            Reference::Newsboat => {
+                let urls: String = (0..n).map(|i| url(i) + "\n").collect();
+                std::fs::write(dir.join("urls"), urls).unwrap();
+                std::fs::write(dir.join("config"), "reload-threads 8\n").unwrap();
+            }
+        }
+    }
+
+    /// One fetch cycle of the reader configured in `dir`, under `/usr/bin/time -v`.
+    fn cycle(self, dir: &Path) -> Command {
+        let mut cmd = Command::new("/usr/bin/time");
+        cmd.arg("-v").current_dir(dir).env("HOME", dir);
+        match self {
+            Reference::Sfeed => cmd.arg("sfeed_update").arg(dir.join("sfeedrc")),
+            Reference::Rss2email => {
+                cmd.args(["r2e", "-c", "r2e.cfg", "-d", "r2e.json", "run", "--no-send"])
+            }
+            Reference::Newsboat => cmd.args([
+                "newsboat", "-u", "urls", "-c", "cache.db", "-C", "config", "-x", "reload",
+            ]),
+        };
+        cmd
+    }
+
+    /// Items the reader holds after a cycle, to show that it read every feed.
+    fn items(self, dir: &Path) -> usize {
+        match self {
+            Reference::Sfeed => std::fs::read_dir(dir.join("feeds"))
+                .map(|files| {
+                    files
+                        .flatten()
+                        .filter_map(|f| std::fs::read(f.path()).ok())
+                        .map(|b| b.iter().filter(|&&c| c == b'\n').count())
+                        .sum()
+                })
+                .unwrap_or(0),
+            Reference::Rss2email => std::fs::read_to_string(dir.join("r2e.json"))
+                .map(|s| s.matches("\"hash\":").count())
+                .unwrap_or(0),
+            Reference::Newsboat => rusqlite::Connection::open(dir.join("cache.db"))
+                .and_then(|c| {
+                    c.query_row("SELECT count(*) FROM rss_item", [], |r| r.get::<_, i64>(0))
+                })
+                .map_or(0, |n| usize::try_from(n).unwrap_or(0)),
+        }
     }
 }
 
@@ -197,7 +337,7 @@ async fn main() {
         "build the release binary first: cargo build --release"
     );
     println!(
-        "{:>6} {:>6} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
+        "{:>6} {:>16} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "feeds", "run", "wall s", "cpu s", "rss MiB", "entries", "stories", "db MiB"
     );
     for n in sizes {
@@ -217,6 +357,7 @@ async fn main() {
         std::fs::write(&config_path, config).unwrap();
         // "search": the first `roundup search` after the cycles, which adds every
         // entry stored since to the full-text index (storing leaves that for later).
+        let mut ours: HashMap<&str, f64> = HashMap::new();
         for (run, args) in [
             ("cold", &["fetch"][..]),
             ("warm", &["fetch"][..]),
@@ -244,9 +385,57 @@ async fn main() {
                 std::fs::copy(dir.path().join("roundup.db"), to).unwrap();
             }
             println!(
-                "{n:>6} {run:>6} {:>9.2} {:>9.2} {:>9.1} {entries:>9} {stories:>9} {db_mib:>9.1}",
+                "{n:>6} {run:>16} {:>9.2} {:>9.2} {:>9.1} {entries:>9} {stories:>9} {db_mib:>9.1}",
                 m.wall, m.cpu, m.rss_mib
             );
+            ours.insert(run, m.wall);
+        }
+        // E2E_REFERENCE=all (or sfeed,rss2email,newsboat): the issue's reference
+        // readers on the same feeds and server, right after roundup, so that the
+        // issue's targets (cold 5× sfeed's, warm 10× rss2email's) can be checked in one
+        // sitting however fast the machine is that day. Their "entries" are the items
+        // they hold afterwards.
+        let mut theirs: HashMap<(&str, &str), f64> = HashMap::new();
+        for reference in Reference::wanted() {
+            let dir = tempfile::tempdir().unwrap();
+            reference.configure(dir.path(), port, n);
+            for run in ["cold", "warm"] {
+                let mut cmd = reference.cycle(dir.path());
+                let (m, out) = tokio::task::spawn_blocking(move || measured(&mut cmd))
+                    .await
+                    .unwrap();
+                if !out.status.success() {
+                    let stderr = String::from_utf8_lossy(&out.stderr);
+                    let why = stderr
+                        .lines()
+                        .find(|l| !l.trim().is_empty() && !l.starts_with('\t'))
+                        .unwrap_or("");
+                    eprintln!(
+                        "warning: {} {run} exited with {}: {why}",
+                        reference.name(),
+                        out.status
+                    );
+                }
+                let label = format!("{} {run}", reference.name());
+                println!(
+                    "{n:>6} {label:>16} {:>9.2} {:>9.2} {:>9.1} {:>9} {:>9} {:>9}",
+                    m.wall,
+                    m.cpu,
+                    m.rss_mib,
+                    reference.items(dir.path()),
+                    "-",
+                    "-"
+                );
+                theirs.insert((reference.name(), run), m.wall);
+            }
+        }
+        for (reference, run, target) in [("sfeed", "cold", 5.0), ("rss2email", "warm", 10.0)] {
+            if let (Some(t), Some(o)) = (theirs.get(&(reference, run)), ours.get(run)) {
+                println!(
+                    "{n:>6} roundup {run} {:.1}× as fast as {reference} {run} (target {target}×)",
+                    t / o
+                );
+            }
         }
         eprintln!("  ({n} feeds, {:.1} MB of XML)", total as f64 / 1e6);
     }

@@ -105,6 +105,19 @@ fn extra_vocabulary() -> Option<&'static [String]> {
         .as_deref()
 }
 
+/// Words per paragraph: 30–59, so that a feed is ~84 KB. `ROUNDUP_BENCH_FEED_KB=N`
+/// scales them so that a feed is about N KB (issue 7's reference figures were taken on
+/// feeds of ~120 KB).
+fn paragraph_words() -> std::ops::Range<usize> {
+    let scale = std::env::var("ROUNDUP_BENCH_FEED_KB")
+        .ok()
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .filter(|kb| *kb > 0.0)
+        .map_or(1.0, |kb| kb / 84.0);
+    let at = |words: f64| ((words * scale).round() as usize).max(1);
+    at(30.0)..at(60.0).max(at(30.0) + 1)
+}
+
 struct Story {
     title: String,
     paragraphs: Vec<String>,
@@ -112,6 +125,7 @@ struct Story {
 
 pub fn generate(n: usize) -> Vec<Vec<u8>> {
     let mut rng = fastrand::Rng::with_seed(42);
+    let per_paragraph = paragraph_words();
     let stories: Vec<Vec<Story>> = (0..n)
         .map(|_| {
             (0..ITEMS)
@@ -119,7 +133,7 @@ pub fn generate(n: usize) -> Vec<Vec<u8>> {
                     title: words(&mut rng, 9),
                     paragraphs: (0..rng.usize(3..8))
                         .map(|_| {
-                            let len = rng.usize(30..60);
+                            let len = rng.usize(per_paragraph.clone());
                             words(&mut rng, len)
                         })
                         .collect(),
