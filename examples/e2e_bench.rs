@@ -224,7 +224,19 @@ impl Reference {
         let Ok(names) = std::env::var("E2E_REFERENCE") else {
             return Vec::new();
         };
+        if !Path::new("/usr/bin/time").exists() {
+            eprintln!("E2E_REFERENCE needs /usr/bin/time (apt-get install time); skipped");
+            return Vec::new();
+        }
         let names: Vec<&str> = names.split(',').map(str::trim).collect();
+        for unknown in names
+            .iter()
+            .filter(|n| **n != "all" && Reference::ALL.iter().all(|r| r.name() != **n))
+        {
+            eprintln!(
+                "E2E_REFERENCE: no reader named {unknown:?} (sfeed, rss2email, newsboat, all)"
+            );
+        }
         Reference::ALL
             .into_iter()
             .filter(|r| names.contains(&"all") || names.contains(&r.name()))
