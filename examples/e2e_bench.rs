@@ -18,7 +18,8 @@
 //! cold speed-up over sfeed and warm speed-up over rss2email (targets 5× and 10×): the
 //! machine's speed drifts by a third from one hour to the next, and a ratio taken in one
 //! sitting does not. `ROUNDUP_BENCH_FEED_KB=120` makes feeds of ~120 KB, the size the
-//! reference figures were taken on, instead of ~84 KB.
+//! reference figures were taken on, instead of ~84 KB. `E2E_REPEAT=k` runs everything
+//! k times (a new database each time) and prints the median of each speed-up.
 //!
 //! Prints wall time, CPU time (user + system) and peak RSS from `/usr/bin/time -v`, and
 //! the entries and stories stored; then the same for the first `roundup search`, which
@@ -356,98 +357,126 @@ async fn main() {
         let feeds = Arc::new(generate(n));
         let total: usize = feeds.iter().map(Vec::len).sum();
         let port = serve(Arc::clone(&feeds)).await;
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = String::from(
-            "database = \"roundup.db\"\n[fetch]\nconcurrency = 32\nper_host = 32\ntimeout = \"60s\"\nmax_body = \"8 MiB\"\n",
-        );
-        for i in 0..n {
-            config.push_str(&format!(
-                "[[sources]]\nid = \"f{i}\"\nurl = \"http://127.0.0.1:{port}/feed/{i}.xml\"\n"
-            ));
-        }
-        let config_path = dir.path().join("roundup.toml");
-        std::fs::write(&config_path, config).unwrap();
-        // "search": the first `roundup search` after the cycles, which adds every
-        // entry stored since to the full-text index (storing leaves that for later).
-        let mut ours: HashMap<&str, f64> = HashMap::new();
-        for (run, args) in [
-            ("cold", &["fetch"][..]),
-            ("warm", &["fetch"][..]),
-            ("search", &["search", "railway", "transit"][..]),
-        ] {
-            let cfg = config_path.clone();
-            let bin = roundup.clone();
-            let m = tokio::task::spawn_blocking(move || timed(&bin, &cfg, run, args))
-                .await
-                .unwrap();
-            // The database and its write-ahead log as the run left them.
-            let db_mib = ["roundup.db", "roundup.db-wal"]
-                .iter()
-                .filter_map(|f| std::fs::metadata(dir.path().join(f)).ok())
-                .map(|m| m.len())
-                .sum::<u64>() as f64
-                / 1_048_576.0;
-            let store = roundup::store::Store::open(&dir.path().join("roundup.db")).unwrap();
-            let (stories, entries) = store.counts().unwrap();
-            drop(store);
-            // E2E_KEEP=dir keeps a copy of the database after each run, for inspection.
-            if let Some(keep) = std::env::var_os("E2E_KEEP") {
-                let to = Path::new(&keep).join(format!("{n}-{run}.db"));
-                std::fs::create_dir_all(&keep).unwrap();
-                std::fs::copy(dir.path().join("roundup.db"), to).unwrap();
-            }
-            println!(
-                "{n:>6} {run:>16} {:>9.2} {:>9.2} {:>9.1} {entries:>9} {stories:>9} {db_mib:>9.1}",
-                m.wall, m.cpu, m.rss_mib
-            );
-            ours.insert(run, m.wall);
-        }
-        // E2E_REFERENCE=all (or sfeed,rss2email,newsboat): the reference
-        // readers on the same feeds and server, right after roundup, so that the
-        // issue's targets (cold 5× sfeed's, warm 10× rss2email's) can be checked in one
-        // sitting however fast the machine is that day. Their "entries" are the items
-        // they hold afterwards.
-        let mut theirs: HashMap<(&str, &str), f64> = HashMap::new();
-        for reference in Reference::wanted() {
+        // E2E_REPEAT=k: the whole sequence k times (a new database each time), then the
+        // median of each speed-up, since one pair of runs moves with the machine.
+        let repeat: usize = std::env::var("E2E_REPEAT")
+            .ok()
+            .and_then(|k| k.parse().ok())
+            .unwrap_or(1)
+            .max(1);
+        let mut speedups: HashMap<(&str, &str), Vec<f64>> = HashMap::new();
+        for _ in 0..repeat {
             let dir = tempfile::tempdir().unwrap();
-            reference.configure(dir.path(), port, n);
-            for run in ["cold", "warm"] {
-                let mut cmd = reference.cycle(dir.path());
-                let (m, out) = tokio::task::spawn_blocking(move || measured(&mut cmd))
+            let mut config = String::from(
+                "database = \"roundup.db\"\n[fetch]\nconcurrency = 32\nper_host = 32\ntimeout = \"60s\"\nmax_body = \"8 MiB\"\n",
+            );
+            for i in 0..n {
+                config.push_str(&format!(
+                    "[[sources]]\nid = \"f{i}\"\nurl = \"http://127.0.0.1:{port}/feed/{i}.xml\"\n"
+                ));
+            }
+            let config_path = dir.path().join("roundup.toml");
+            std::fs::write(&config_path, config).unwrap();
+            // "search": the first `roundup search` after the cycles, which adds every
+            // entry stored since to the full-text index (storing leaves that for later).
+            let mut ours: HashMap<&str, f64> = HashMap::new();
+            for (run, args) in [
+                ("cold", &["fetch"][..]),
+                ("warm", &["fetch"][..]),
+                ("search", &["search", "railway", "transit"][..]),
+            ] {
+                let cfg = config_path.clone();
+                let bin = roundup.clone();
+                let m = tokio::task::spawn_blocking(move || timed(&bin, &cfg, run, args))
                     .await
                     .unwrap();
-                if !out.status.success() {
-                    let stderr = String::from_utf8_lossy(&out.stderr);
-                    let why = stderr
-                        .lines()
-                        .find(|l| !l.trim().is_empty() && !l.starts_with('\t'))
-                        .unwrap_or("");
-                    eprintln!(
-                        "warning: {} {run} exited with {}: {why}",
-                        reference.name(),
-                        out.status
-                    );
+                // The database and its write-ahead log as the run left them.
+                let db_mib = ["roundup.db", "roundup.db-wal"]
+                    .iter()
+                    .filter_map(|f| std::fs::metadata(dir.path().join(f)).ok())
+                    .map(|m| m.len())
+                    .sum::<u64>() as f64
+                    / 1_048_576.0;
+                let store = roundup::store::Store::open(&dir.path().join("roundup.db")).unwrap();
+                let (stories, entries) = store.counts().unwrap();
+                drop(store);
+                // E2E_KEEP=dir keeps a copy of the database after each run, for inspection.
+                if let Some(keep) = std::env::var_os("E2E_KEEP") {
+                    let to = Path::new(&keep).join(format!("{n}-{run}.db"));
+                    std::fs::create_dir_all(&keep).unwrap();
+                    std::fs::copy(dir.path().join("roundup.db"), to).unwrap();
                 }
-                let label = format!("{} {run}", reference.name());
                 println!(
-                    "{n:>6} {label:>16} {:>9.2} {:>9.2} {:>9.1} {:>9} {:>9} {:>9}",
-                    m.wall,
-                    m.cpu,
-                    m.rss_mib,
-                    reference.items(dir.path()),
-                    "-",
-                    "-"
+                    "{n:>6} {run:>16} {:>9.2} {:>9.2} {:>9.1} {entries:>9} {stories:>9} {db_mib:>9.1}",
+                    m.wall, m.cpu, m.rss_mib
                 );
-                theirs.insert((reference.name(), run), m.wall);
+                ours.insert(run, m.wall);
+            }
+            // E2E_REFERENCE=all (or sfeed,rss2email,newsboat): the reference
+            // readers on the same feeds and server, right after roundup, so that the
+            // issue's targets (cold 5× sfeed's, warm 10× rss2email's) can be checked in one
+            // sitting however fast the machine is that day. Their "entries" are the items
+            // they hold afterwards.
+            let mut theirs: HashMap<(&str, &str), f64> = HashMap::new();
+            for reference in Reference::wanted() {
+                let dir = tempfile::tempdir().unwrap();
+                reference.configure(dir.path(), port, n);
+                for run in ["cold", "warm"] {
+                    let mut cmd = reference.cycle(dir.path());
+                    let (m, out) = tokio::task::spawn_blocking(move || measured(&mut cmd))
+                        .await
+                        .unwrap();
+                    if !out.status.success() {
+                        let stderr = String::from_utf8_lossy(&out.stderr);
+                        let why = stderr
+                            .lines()
+                            .find(|l| !l.trim().is_empty() && !l.starts_with('\t'))
+                            .unwrap_or("");
+                        eprintln!(
+                            "warning: {} {run} exited with {}: {why}",
+                            reference.name(),
+                            out.status
+                        );
+                    }
+                    let label = format!("{} {run}", reference.name());
+                    println!(
+                        "{n:>6} {label:>16} {:>9.2} {:>9.2} {:>9.1} {:>9} {:>9} {:>9}",
+                        m.wall,
+                        m.cpu,
+                        m.rss_mib,
+                        reference.items(dir.path()),
+                        "-",
+                        "-"
+                    );
+                    theirs.insert((reference.name(), run), m.wall);
+                }
+            }
+            for (reference, run, target) in [("sfeed", "cold", 5.0), ("rss2email", "warm", 10.0)] {
+                if let (Some(t), Some(o)) = (theirs.get(&(reference, run)), ours.get(run)) {
+                    println!(
+                        "{n:>6} roundup {run} {:.1}× as fast as {reference} {run} (target {target}×)",
+                        t / o
+                    );
+                    speedups.entry((reference, run)).or_default().push(t / o);
+                }
             }
         }
-        for (reference, run, target) in [("sfeed", "cold", 5.0), ("rss2email", "warm", 10.0)] {
-            if let (Some(t), Some(o)) = (theirs.get(&(reference, run)), ours.get(run)) {
-                println!(
-                    "{n:>6} roundup {run} {:.1}× as fast as {reference} {run} (target {target}×)",
-                    t / o
-                );
-            }
+        let mut speedups: Vec<_> = speedups.into_iter().filter(|(_, r)| r.len() > 1).collect();
+        speedups.sort_by_key(|&(key, _)| key);
+        for ((reference, run), mut ratios) in speedups {
+            ratios.sort_by(f64::total_cmp);
+            let median = if ratios.len() % 2 == 1 {
+                ratios[ratios.len() / 2]
+            } else {
+                (ratios[ratios.len() / 2 - 1] + ratios[ratios.len() / 2]) / 2.0
+            };
+            let all: Vec<String> = ratios.iter().map(|r| format!("{r:.1}")).collect();
+            let target = if run == "cold" { 5 } else { 10 };
+            println!(
+                "{n:>6} median of {}: roundup {run} {median:.1}× as fast as {reference} {run} ({}; target {target}×)",
+                ratios.len(),
+                all.join(", ")
+            );
         }
         eprintln!("  ({n} feeds, {:.1} MB of XML)", total as f64 / 1e6);
     }
