@@ -189,6 +189,9 @@ fn measured(cmd: &mut Command) -> (Measured, std::process::Output) {
     (m, out)
 }
 
+/// Issue 7's targets as speed-ups over a reference reader: (reader, run, at least).
+const SPEEDUP_TARGETS: [(&str, &str, u32); 2] = [("sfeed", "cold", 5), ("rss2email", "warm", 10)];
+
 /// The readers issue 7's reference figures were taken with, as Debian packages them
 /// (`apt-get install sfeed rss2email newsboat`: sfeed 1.7, rss2email 3.13, newsboat
 /// 2.21), set up the way the issue names: sfeed with 16 parallel jobs, newsboat with 8
@@ -353,6 +356,7 @@ async fn main() {
         "{:>6} {:>16} {:>9} {:>9} {:>9} {:>9} {:>9} {:>9}",
         "feeds", "run", "wall s", "cpu s", "rss MiB", "entries", "stories", "db MiB"
     );
+    let references = Reference::wanted();
     for n in sizes {
         let feeds = Arc::new(generate(n));
         let total: usize = feeds.iter().map(Vec::len).sum();
@@ -418,7 +422,7 @@ async fn main() {
             // sitting however fast the machine is that day. Their "entries" are the items
             // they hold afterwards.
             let mut theirs: HashMap<(&str, &str), f64> = HashMap::new();
-            for reference in Reference::wanted() {
+            for &reference in &references {
                 let dir = tempfile::tempdir().unwrap();
                 reference.configure(dir.path(), port, n);
                 for run in ["cold", "warm"] {
@@ -451,7 +455,7 @@ async fn main() {
                     theirs.insert((reference.name(), run), m.wall);
                 }
             }
-            for (reference, run, target) in [("sfeed", "cold", 5.0), ("rss2email", "warm", 10.0)] {
+            for (reference, run, target) in SPEEDUP_TARGETS {
                 if let (Some(t), Some(o)) = (theirs.get(&(reference, run)), ours.get(run)) {
                     println!(
                         "{n:>6} roundup {run} {:.1}× as fast as {reference} {run} (target {target}×)",
@@ -471,7 +475,10 @@ async fn main() {
                 (ratios[ratios.len() / 2 - 1] + ratios[ratios.len() / 2]) / 2.0
             };
             let all: Vec<String> = ratios.iter().map(|r| format!("{r:.1}")).collect();
-            let target = if run == "cold" { 5 } else { 10 };
+            let target = SPEEDUP_TARGETS
+                .iter()
+                .find(|&&(r, w, _)| (r, w) == (reference, run))
+                .map_or(0, |&(_, _, t)| t);
             println!(
                 "{n:>6} median of {}: roundup {run} {median:.1}× as fast as {reference} {run} ({}; target {target}×)",
                 ratios.len(),
