@@ -33,26 +33,49 @@ pub const MIN_CONTAINED_SHINGLES: usize = 25;
 /// Sorted, deduplicated shingle hashes of a token sequence: xxh3 of each run of
 /// [`SHINGLE_WORDS`] tokens, each followed by a space.
 pub fn shingles<S: AsRef<str>>(tokens: &[S]) -> Vec<u64> {
-    let mut out: Vec<u64> = if tokens.len() < SHINGLE_WORDS {
-        Vec::new()
-    } else {
-        // Every token once, each followed by a space, in one buffer: a shingle is then
-        // the bytes from its first token's start to the start of the token after its
-        // last, the same bytes as its tokens joined with a space after each.
-        let mut joined: Vec<u8> =
-            Vec::with_capacity(tokens.iter().map(|t| t.as_ref().len() + 1).sum());
-        let mut starts = Vec::with_capacity(tokens.len() + 1);
-        for t in tokens {
-            starts.push(joined.len());
-            joined.extend_from_slice(t.as_ref().as_bytes());
-            joined.push(b' ');
-        }
+    if tokens.len() < SHINGLE_WORDS {
+        return Vec::new();
+    }
+    // Every token once, each followed by a space, in one buffer: a shingle is then
+    // the bytes from its first token's start to the start of the token after its
+    // last, the same bytes as its tokens joined with a space after each.
+    let mut joined: Vec<u8> = Vec::with_capacity(tokens.iter().map(|t| t.as_ref().len() + 1).sum());
+    let mut starts = Vec::with_capacity(tokens.len() + 1);
+    for t in tokens {
         starts.push(joined.len());
-        starts
-            .windows(SHINGLE_WORDS + 1)
-            .map(|w| xxh3_64(joined.get(w[0]..w[SHINGLE_WORDS]).unwrap_or_default()))
-            .collect()
-    };
+        joined.extend_from_slice(t.as_ref().as_bytes());
+        joined.push(b' ');
+    }
+    starts.push(joined.len());
+    shingles_at(&joined, &starts)
+}
+
+/// [`shingles`] of tokens of these byte lengths, given as they are joined there: each
+/// followed by one space.
+pub fn shingles_of_joined(
+    joined: &[u8],
+    lengths: impl ExactSizeIterator<Item = usize>,
+) -> Vec<u64> {
+    if lengths.len() < SHINGLE_WORDS {
+        return Vec::new();
+    }
+    let mut starts = Vec::with_capacity(lengths.len() + 1);
+    let mut at = 0;
+    starts.push(at);
+    for len in lengths {
+        at += len + 1;
+        starts.push(at);
+    }
+    shingles_at(joined, &starts)
+}
+
+/// The shingle set of `joined` tokens starting at `starts` (and a last entry at the
+/// end).
+fn shingles_at(joined: &[u8], starts: &[usize]) -> Vec<u64> {
+    let mut out: Vec<u64> = starts
+        .windows(SHINGLE_WORDS + 1)
+        .map(|w| xxh3_64(joined.get(w[0]..w[SHINGLE_WORDS]).unwrap_or_default()))
+        .collect();
     out.sort_unstable();
     out.dedup();
     out

@@ -65,6 +65,12 @@ fn fold_char(ch: char) -> Option<char> {
 /// Normalises text for matching: NFKC, case folded, variants folded, every run of
 /// characters that are not letters or digits collapsed to one space.
 pub fn normalize_for_matching(text: &str) -> String {
+    normalize_words(text, &mut Vec::new())
+}
+
+/// [`normalize_for_matching`], pushing onto `starts` the byte offset where each word
+/// of the result starts (a word ends at the space before the next one, or at the end).
+fn normalize_words(text: &str, starts: &mut Vec<usize>) -> String {
     if text.is_ascii() {
         // ASCII is already NFKC, lower-cases by byte, and folds to itself (the only
         // ASCII character `fold_char` maps, '`', is a separator either way).
@@ -82,15 +88,18 @@ pub fn normalize_for_matching(text: &str) -> String {
             table
         };
         let mut bytes = Vec::with_capacity(text.len());
-        let mut pending_space = false;
+        let mut in_word = false;
         for &b in text.as_bytes() {
             match WORD_BYTE.get(usize::from(b)).copied().unwrap_or(0) {
-                0 => pending_space = true,
+                0 => in_word = false,
                 w => {
-                    if pending_space && !bytes.is_empty() {
-                        bytes.push(b' ');
+                    if !in_word {
+                        if !bytes.is_empty() {
+                            bytes.push(b' ');
+                        }
+                        starts.push(bytes.len());
+                        in_word = true;
                     }
-                    pending_space = false;
                     bytes.push(w);
                 }
             }
@@ -102,6 +111,7 @@ pub fn normalize_for_matching(text: &str) -> String {
     if is_nfkc_quick(text.chars()) == IsNormalized::Yes {
         push_words(
             &mut out,
+            starts,
             text.chars()
                 .flat_map(char::to_lowercase)
                 .filter_map(fold_char),
@@ -109,6 +119,7 @@ pub fn normalize_for_matching(text: &str) -> String {
     } else {
         push_words(
             &mut out,
+            starts,
             text.nfkc()
                 .flat_map(char::to_lowercase)
                 .filter_map(fold_char),
@@ -117,18 +128,22 @@ pub fn normalize_for_matching(text: &str) -> String {
     out
 }
 
-/// Appends the letter/digit runs of `chars` to `out`, one space between runs.
-fn push_words(out: &mut String, chars: impl Iterator<Item = char>) {
-    let mut pending_space = false;
+/// Appends the letter/digit runs of `chars` to `out`, one space between runs, and
+/// where each run starts to `starts`.
+fn push_words(out: &mut String, starts: &mut Vec<usize>, chars: impl Iterator<Item = char>) {
+    let mut in_word = false;
     for ch in chars {
         if ch.is_alphanumeric() {
-            if pending_space && !out.is_empty() {
-                out.push(' ');
+            if !in_word {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                starts.push(out.len());
+                in_word = true;
             }
-            pending_space = false;
             out.push(ch);
         } else {
-            pending_space = true;
+            in_word = false;
         }
     }
 }
@@ -155,29 +170,35 @@ static BOILERPLATE_WORDS: std::sync::LazyLock<Vec<Vec<&'static str>>> =
 /// A text normalised for matching; [`Normalized::words`] borrows its tokens from it, so
 /// tokenising allocates one string per text rather than one per word.
 #[derive(Debug, Clone)]
-pub struct Normalized(String);
+pub struct Normalized {
+    text: String,
+    /// Where each word of `text` starts (normalising finds them: no second pass).
+    starts: Vec<usize>,
+}
 
 impl Normalized {
     /// Normalises `text` (byline dropped, see [`normalize_for_matching`]).
     pub fn new(text: &str) -> Normalized {
-        Normalized(normalize_for_matching(strip_byline(text)))
+        let text = strip_byline(text);
+        // About one word in six bytes of Latin text, fewer in others.
+        let mut starts = Vec::with_capacity(text.len() / 6 + 1);
+        let text = normalize_words(text, &mut starts);
+        Normalized { text, starts }
     }
 
     /// The word tokens, boilerplate phrases removed from both ends (the same words as
     /// [`tokens`]).
     pub fn words(&self) -> Vec<&str> {
-        // The text is words with one space between them (`normalize_for_matching`).
-        // Split by byte: `str::split(' ')` searched for each space with a call that cost
-        // more than the word's bytes.
-        let mut words: Vec<&str> = Vec::with_capacity(self.0.len() / 4 + 1);
-        let mut start = 0;
-        for (i, &b) in self.0.as_bytes().iter().enumerate() {
-            if b == b' ' {
-                words.extend(self.0.get(start..i).filter(|w| !w.is_empty()));
-                start = i + 1;
-            }
+        // The text is words with one space between them (`normalize_words`), each
+        // starting at its recorded offset.
+        let mut words: Vec<&str> = Vec::with_capacity(self.starts.len());
+        let mut starts = self.starts.iter().copied().peekable();
+        while let Some(start) = starts.next() {
+            let end = starts
+                .peek()
+                .map_or(self.text.len(), |&next| next.saturating_sub(1));
+            words.extend(self.text.get(start..end));
         }
-        words.extend(self.0.get(start..).filter(|w| !w.is_empty()));
         loop {
             let before = words.len();
             for p in BOILERPLATE_WORDS.iter() {
@@ -193,6 +214,33 @@ impl Normalized {
             }
         }
         words
+    }
+
+    /// `words`, consecutive words of this text as [`Normalized::words`] gives them,
+    /// joined by single spaces: borrowed from the text (they already are, there), or
+    /// joined anew for any other words.
+    pub fn joined<'a>(&'a self, words: &[&'a str]) -> std::borrow::Cow<'a, str> {
+        let base = self.text.as_ptr() as usize;
+        let borrowed = match (words.first(), words.last()) {
+            (Some(first), Some(last)) => (first.as_ptr() as usize)
+                .checked_sub(base)
+                .and_then(|start| {
+                    let end = (last.as_ptr() as usize).checked_sub(base)? + last.len();
+                    self.text.get(start..end)
+                })
+                // Same first and last word, and as long as the words with one space
+                // between each: the words are the whole span, in order, since words
+                // hold no spaces and the text has no other separator.
+                .filter(|span| span.len() + 1 == words.iter().map(|w| w.len() + 1).sum::<usize>()),
+            _ => Some(""),
+        };
+        match borrowed {
+            Some(span) => {
+                debug_assert_eq!(span, words.join(" "), "words not a run of this text");
+                std::borrow::Cow::Borrowed(span)
+            }
+            None => std::borrow::Cow::Owned(words.join(" ")),
+        }
     }
 }
 
@@ -235,6 +283,7 @@ mod tests {
         let mut out = String::new();
         push_words(
             &mut out,
+            &mut Vec::new(),
             text.nfkc()
                 .flat_map(char::to_lowercase)
                 .filter_map(fold_char),
