@@ -76,18 +76,19 @@ pub fn parse_feed_noted(
     content_type: Option<&str>,
 ) -> Result<Parsed, ParseError> {
     let body = repair::decode_to_utf8(body, repair::charset(content_type));
-    let head = sniff_head(&body);
+    let head = sniff_head(body.as_bytes());
     if head.is_empty() {
         return Err(ParseError::Empty);
     }
     if looks_like_html(&head) {
-        return Err(html_page(&body, url));
+        return Err(html_page(body.as_bytes(), url));
     }
     // HTML entities (`&nbsp;`) either fail the parse or survive as literal text; map
     // them up front. Atom 0.3 parses "successfully" as an empty feed; upgrade it first.
     // Raw HTML in an RSS description is dropped by feed-rs, or fails the whole parse;
     // wrap it in CDATA first.
-    let prepared: Option<String> = std::str::from_utf8(&body).ok().and_then(|t| {
+    let prepared: Option<String> = {
+        let t: &str = &body;
         let mut current: Option<String> = repair::drop_inner_declarations(t);
         if let Some(mapped) = repair::map_html_entities(current.as_deref().unwrap_or(t)) {
             current = Some(mapped);
@@ -99,16 +100,16 @@ pub fn parse_feed_noted(
             current = Some(wrapped);
         }
         current
-    });
-    let body: &[u8] = prepared.as_deref().map_or(&body[..], str::as_bytes);
-    let text = std::str::from_utf8(body).ok();
+    };
+    let text: &str = prepared.as_deref().unwrap_or(&body);
+    let body: &[u8] = text.as_bytes();
     match parse_guarded(url, body) {
         Ok(feed) => Ok(Parsed {
             feed,
             cut_off: false,
         }),
         Err(first) => {
-            if let Some(parsed) = text.and_then(repair::repair).and_then(|fixed| {
+            if let Some(parsed) = repair::repair(text).and_then(|fixed| {
                 let feed = parse_guarded(url, fixed.text.as_bytes()).ok()?;
                 Some(Parsed {
                     feed,
@@ -120,7 +121,7 @@ pub fn parse_feed_noted(
             let lower = String::from_utf8_lossy(&body[..body.len().min(4096)]).to_ascii_lowercase();
             if lower.contains("<html") || lower.contains("<body") {
                 Err(html_page(body, url))
-            } else if let Some(end_tag) = text.and_then(repair::missing_end_tag) {
+            } else if let Some(end_tag) = repair::missing_end_tag(text) {
                 Err(ParseError::Invalid(format!(
                     "the body ends before the feed does (no {end_tag}), with no item whole: \
                      the server or the connection cut it off"

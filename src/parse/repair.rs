@@ -18,11 +18,11 @@ use std::borrow::Cow;
 use encoding_rs::{Encoding, UTF_8};
 use memchr::memmem;
 
-/// The feed as UTF-8 bytes, decoded by BOM, then `http_charset`, then the XML
-/// declaration, then as detected (`utf8_relabelled`). Already-UTF-8 input is returned
-/// as is. The result is always valid UTF-8 (the text repairs before parsing, such as
-/// dropping inner declarations, need text).
-pub fn decode_to_utf8<'a>(body: &'a [u8], http_charset: Option<&str>) -> Cow<'a, [u8]> {
+/// The feed as UTF-8 text, decoded by BOM, then `http_charset`, then the XML
+/// declaration, then as detected (`utf8_relabelled`). Already-UTF-8 input whose
+/// declaration names UTF-8 or no encoding is returned as is (the text repairs before
+/// parsing, such as dropping inner declarations, need text).
+pub fn decode_to_utf8<'a>(body: &'a [u8], http_charset: Option<&str>) -> Cow<'a, str> {
     if let Some((encoding, bom)) = Encoding::for_bom(body) {
         if encoding == UTF_8 {
             // The BOM decides, whatever the declaration says (bytes that are not UTF-8
@@ -31,7 +31,7 @@ pub fn decode_to_utf8<'a>(body: &'a [u8], http_charset: Option<&str>) -> Cow<'a,
             return utf8_relabelled(&body[bom..], false);
         }
         let (text, _) = encoding.decode_without_bom_handling(&body[bom..]);
-        return Cow::Owned(relabel_declaration(&text).into_bytes());
+        return Cow::Owned(relabel_declaration(&text));
     }
     let declared = http_charset
         .and_then(|c| Encoding::for_label(c.trim().as_bytes()))
@@ -39,7 +39,7 @@ pub fn decode_to_utf8<'a>(body: &'a [u8], http_charset: Option<&str>) -> Cow<'a,
     match declared {
         Some(encoding) if encoding != UTF_8 && !utf8_despite_label(body, encoding) => {
             let (text, _, _) = encoding.decode(body);
-            Cow::Owned(relabel_declaration(&text).into_bytes())
+            Cow::Owned(relabel_declaration(&text))
         }
         _ => utf8_relabelled(body, true),
     }
@@ -67,7 +67,7 @@ fn utf8_despite_label(body: &[u8], encoding: &'static Encoding) -> bool {
 /// (Firefox's detector) guesses from its bytes: sites that serve Windows-1251 or KOI8-R
 /// without saying so, or saying UTF-8. A body that is UTF-8 but for a few stray bytes
 /// stays UTF-8, with U+FFFD for those.
-fn utf8_relabelled(body: &[u8], detect: bool) -> Cow<'_, [u8]> {
+fn utf8_relabelled(body: &[u8], detect: bool) -> Cow<'_, str> {
     // Valid UTF-8, nearly every feed, is checked by `str::from_utf8`, which goes over
     // ASCII a word at a time; `from_utf8_lossy` took 7 instructions a byte of every body.
     let text = match std::str::from_utf8(body) {
@@ -79,15 +79,44 @@ fn utf8_relabelled(body: &[u8], detect: bool) -> Cow<'_, [u8]> {
         detector.feed(body, true);
         let encoding = detector.guess(None, chardetng::Utf8Detection::Deny);
         let (text, _, _) = encoding.decode(body);
-        return Cow::Owned(relabel_declaration(&text).into_bytes());
+        return Cow::Owned(relabel_declaration(&text));
     }
-    if body.starts_with(b"<?xml") {
-        return Cow::Owned(relabel_declaration(&text).into_bytes());
+    if body.starts_with(b"<?xml") && !plain_utf8_declaration(&text) {
+        return Cow::Owned(relabel_declaration(&text));
     }
-    match text {
-        Cow::Borrowed(text) => Cow::Borrowed(text.as_bytes()),
-        Cow::Owned(text) => Cow::Owned(text.into_bytes()),
-    }
+    text
+}
+
+/// Whether `text` starts with an XML declaration that names UTF-8 or no encoding, in
+/// plain ASCII (letters, digits, spaces, `=`, quotes, `.`, `-`, `_`): such a declaration
+/// reaches the XML reader as it is, and the body is not copied to rewrite it.
+fn plain_utf8_declaration(text: &str) -> bool {
+    let Some(decl) = text
+        .strip_prefix("<?xml")
+        .and_then(|rest| rest.split_once("?>"))
+        .map(|(decl, _)| decl)
+    else {
+        return false;
+    };
+    let plain = decl.bytes().all(|b| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b' ' | b'\t' | b'\r' | b'\n' | b'=' | b'"' | b'\'' | b'.' | b'-' | b'_'
+            )
+    });
+    plain
+        && match decl.find("encoding") {
+            None => true,
+            Some(at) => {
+                let label = decl[at + "encoding".len()..]
+                    .trim_start()
+                    .strip_prefix('=')
+                    .map(|v| v.trim_start().trim_matches(|c| c == '"' || c == '\''))
+                    .and_then(|v| v.split(['"', '\'']).next());
+                label.is_some_and(|l| l.eq_ignore_ascii_case("utf-8"))
+            }
+        }
 }
 
 /// Whether a body that is not valid UTF-8 still reads as UTF-8 text with stray bytes: at
@@ -837,9 +866,8 @@ mod tests {
                     <description>Движение «Талибан» назначило нового губернатора \
                     провинции Тахар, сообщил официальный представитель.</description>\
                     </item></channel></rss>";
-        let decoded = |body: &[u8], charset: Option<&str>| {
-            String::from_utf8(decode_to_utf8(body, charset).into_owned()).unwrap()
-        };
+        let decoded =
+            |body: &[u8], charset: Option<&str>| decode_to_utf8(body, charset).into_owned();
         let (cp1251, _, _) = encoding_rs::WINDOWS_1251.encode(text);
         let (koi8, _, _) = encoding_rs::KOI8_R.encode(text);
         let declared = [b"<?xml version=\"1.0\"?>".as_slice(), &cp1251].concat();
@@ -871,17 +899,13 @@ mod tests {
             (None, "a template's old declaration"),
         ] {
             let out = decode_to_utf8(body.as_bytes(), http);
-            let text = std::str::from_utf8(&out).unwrap();
+            let text: &str = &out;
             assert!(text.contains("Талибы в Кабуле"), "{why}: {text}");
         }
         // Real Windows-1251 under the same label still decodes as such.
         let (cp1251, _, _) = encoding_rs::WINDOWS_1251.encode(body);
         let out = decode_to_utf8(&cp1251, Some("windows-1251"));
-        assert!(
-            std::str::from_utf8(&out)
-                .unwrap()
-                .contains("Талибы в Кабуле")
-        );
+        assert!(out.contains("Талибы в Кабуле"));
     }
 
     #[test]
@@ -889,16 +913,12 @@ mod tests {
         let (cp1251, _, _) = encoding_rs::WINDOWS_1251
             .encode("<?xml version=\"1.0\" encoding=\"windows-1251\"?><rss><t>Привет</t></rss>");
         let out = decode_to_utf8(&cp1251, None);
-        assert!(std::str::from_utf8(&out).unwrap().contains("Привет"));
-        assert!(
-            std::str::from_utf8(&out)
-                .unwrap()
-                .starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>")
-        );
+        assert!(out.contains("Привет"));
+        assert!(out.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>"));
         let (koi, _, _) = encoding_rs::KOI8_R.encode("<rss><t>Москва</t></rss>");
         let out = decode_to_utf8(&koi, Some("KOI8-R"));
         assert!(
-            std::str::from_utf8(&out).unwrap().contains("Москва"),
+            out.contains("Москва"),
             "HTTP charset wins without a declaration"
         );
         let mut utf16 = vec![0xFF, 0xFE];
@@ -906,17 +926,38 @@ mod tests {
             utf16.extend_from_slice(&u.to_le_bytes());
         }
         assert!(
-            std::str::from_utf8(&decode_to_utf8(&utf16, Some("iso-8859-1")))
-                .unwrap()
-                .contains("کابل"),
+            decode_to_utf8(&utf16, Some("iso-8859-1")).contains("کابل"),
             "BOM wins"
         );
         assert!(matches!(decode_to_utf8(b"<rss/>", None), Cow::Borrowed(_)));
         let odd = decode_to_utf8(b"<?xml vers\x01 encoding=\"koi8-u\"?><rss/>", None);
-        assert_eq!(
-            &odd[..],
-            b"<?xml version=\"1.0\" encoding=\"utf-8\"?><rss/>"
-        );
+        assert_eq!(odd, "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss/>");
+    }
+
+    #[test]
+    fn a_utf8_declaration_is_kept_and_any_other_rewritten() {
+        for body in [
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><rss/>",
+            "<?xml version='1.0' encoding='utf-8' standalone='yes'?><rss/>",
+            "<?xml version=\"1.0\"?><rss/>",
+        ] {
+            assert!(
+                matches!(decode_to_utf8(body.as_bytes(), None), Cow::Borrowed(b) if b == body),
+                "{body}"
+            );
+        }
+        for body in [
+            "<?xml version=\"1.0\" encoding=\"windows-1252\"?><rss/>",
+            "<?xml version=\"1.0\" encoding=\"utf8\"?><rss/>",
+            "<?xml version=\"1.0\" encoding=\"utf-8\" x=\"\u{e9}\"?><rss/>",
+            "<?xml version=\"1.0\" encoding=\"koi8-r\"?><rss/>",
+        ] {
+            assert_eq!(
+                decode_to_utf8(body.as_bytes(), None),
+                "<?xml version=\"1.0\" encoding=\"utf-8\"?><rss/>",
+                "{body}"
+            );
+        }
     }
 
     #[test]
