@@ -40,17 +40,24 @@ const CACHE_KIB: i64 = 10 * 1024;
 const PAGE_SIZE: i64 = 8192;
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE: usize = 64;
-/// WAL pages between automatic checkpoints by the writing connection itself.
-const WAL_CHECKPOINT_PAGES: i64 = 10_000;
+/// WAL bytes between automatic checkpoints by the writing connection itself (10 000
+/// pages of 4 KiB; SQLite counts pages, [`wal_pages`]).
+const WAL_CHECKPOINT_BYTES: i64 = 10_000 * 4096;
 /// The same when a checkpoint thread does them (src/store/checkpoint.rs): a fallback,
 /// and what lets the log start over when writes never pause. In a 5 000-feed cold cycle
-/// the writer outpaces the thread's checkpoints (one a second); at 20 000 pages (80 MiB)
-/// the writer then spent ~17 % of its time checkpointing, and the cycle took ~9 % longer
-/// than at 60 000 (BENCHMARKS.md). The WAL file can then reach ~240 MiB during such a
+/// the writer outpaces the thread's checkpoints (one a second); at 20 000 pages of 4 KiB
+/// (80 MiB) the writer then spent ~17 % of its time checkpointing, and the cycle took
+/// ~9 % longer than at 60 000 (BENCHMARKS.md). The WAL file can then reach ~240 MiB during such a
 /// burst; it is removed when the last connection closes. (Cutting it back with
 /// `journal_size_limit` whenever the log starts over cost the gain back: the file was
 /// regrown in the same cycle.)
-const WAL_FALLBACK_CHECKPOINT_PAGES: i64 = 60_000;
+const WAL_FALLBACK_CHECKPOINT_BYTES: i64 = 60_000 * 4096;
+
+/// `bytes` of WAL in pages of the database's size, for `wal_autocheckpoint`.
+fn wal_pages(conn: &Connection, bytes: i64) -> rusqlite::Result<i64> {
+    let page_size: i64 = conn.pragma_query_value(None, "page_size", |r| r.get(0))?;
+    Ok(bytes / page_size.max(512))
+}
 
 /// A storage failure. Maps to exit code 3.
 #[derive(Debug, thiserror::Error)]
@@ -181,7 +188,8 @@ impl Store {
             })?;
         let checkpointer = match checkpoint::Checkpointer::start(path) {
             Ok(c) => {
-                conn.pragma_update(None, "wal_autocheckpoint", WAL_FALLBACK_CHECKPOINT_PAGES)
+                let pages = wal_pages(&conn, WAL_FALLBACK_CHECKPOINT_BYTES).map_err(open_err)?;
+                conn.pragma_update(None, "wal_autocheckpoint", pages)
                     .map_err(open_err)?;
                 Some(c)
             }
@@ -242,7 +250,11 @@ impl Store {
         conn.pragma_update(None, "temp_store", "MEMORY")?;
         // Checkpoint the WAL every ~40 MiB instead of every 4 MiB: a large fetch cycle
         // then costs a few checkpoints (each an fsync and random writes), not one per feed.
-        conn.pragma_update(None, "wal_autocheckpoint", WAL_CHECKPOINT_PAGES)?;
+        conn.pragma_update(
+            None,
+            "wal_autocheckpoint",
+            wal_pages(conn, WAL_CHECKPOINT_BYTES)?,
+        )?;
         migrate::register_functions(conn)?;
         Ok(())
     }
@@ -327,8 +339,18 @@ mod tests {
                 .pragma_query_value(None, "page_size", |r| r.get(0))
                 .unwrap()
         };
+        // The writer's own checkpoints come after as many WAL bytes either way.
+        let autocheckpoint_bytes = |store: &Store| -> i64 {
+            let pages: i64 = store
+                .conn
+                .pragma_query_value(None, "wal_autocheckpoint", |r| r.get(0))
+                .unwrap();
+            pages * page_size(store)
+        };
         let new = dir.path().join("new.db");
-        assert_eq!(page_size(&Store::open(&new).unwrap()), PAGE_SIZE);
+        let store = Store::open(&new).unwrap();
+        assert_eq!(page_size(&store), PAGE_SIZE);
+        assert_eq!(autocheckpoint_bytes(&store), WAL_FALLBACK_CHECKPOINT_BYTES);
         // A database written before (4 KiB pages, SQLite's default) opens, migrates and
         // takes writes as it is.
         let old = dir.path().join("old.db");
@@ -342,6 +364,7 @@ mod tests {
         }
         let store = Store::open(&old).unwrap();
         assert_eq!(page_size(&store), 4096);
+        assert_eq!(autocheckpoint_bytes(&store), WAL_FALLBACK_CHECKPOINT_BYTES);
         store
             .conn
             .execute("INSERT INTO stories (first_seen) VALUES (1)", [])
