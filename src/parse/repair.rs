@@ -106,6 +106,7 @@ fn plain_utf8_declaration(text: &str) -> bool {
             )
     });
     plain
+        && decl.matches("encoding").count() <= 1
         && match decl.find("encoding") {
             None => true,
             Some(at) => {
@@ -951,6 +952,8 @@ mod tests {
             "<?xml version=\"1.0\" encoding=\"utf8\"?><rss/>",
             "<?xml version=\"1.0\" encoding=\"utf-8\" x=\"\u{e9}\"?><rss/>",
             "<?xml version=\"1.0\" encoding=\"koi8-r\"?><rss/>",
+            "<?xml version=\"1.0\" encoding=\"utf-8\" encoding=\"koi8-r\"?><rss/>",
+            "<?xml version=\"1.0\" x=\"encoding\" encoding=\"koi8-r\"?><rss/>",
         ] {
             assert_eq!(
                 decode_to_utf8(body.as_bytes(), None),
