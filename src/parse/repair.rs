@@ -106,17 +106,10 @@ fn plain_utf8_declaration(text: &str) -> bool {
             )
     });
     plain
-        && decl.matches("encoding").count() <= 1
-        && match decl.find("encoding") {
-            None => true,
-            Some(at) => {
-                let label = decl[at + "encoding".len()..]
-                    .trim_start()
-                    .strip_prefix('=')
-                    .map(|v| v.trim_start().trim_matches(|c| c == '"' || c == '\''))
-                    .and_then(|v| v.split(['"', '\'']).next());
-                label.is_some_and(|l| l.eq_ignore_ascii_case("utf-8"))
-            }
+        && match decl.matches("encoding").count() {
+            0 => true,
+            1 => encoding_label(decl).is_some_and(|l| l.eq_ignore_ascii_case("utf-8")),
+            _ => false,
         }
 }
 
@@ -150,11 +143,16 @@ pub fn charset(content_type: Option<&str>) -> Option<&str> {
 fn declared_encoding(body: &[u8]) -> Option<&'static Encoding> {
     let head = String::from_utf8_lossy(&body[..body.len().min(256)]);
     let decl = head.strip_prefix("<?xml")?.split("?>").next()?;
+    Encoding::for_label(encoding_label(decl)?.as_bytes())
+}
+
+/// The label of the first `encoding="…"` in a declaration's text (between `<?xml` and
+/// `?>`), quoted with `"` or `'`.
+fn encoding_label(decl: &str) -> Option<&str> {
     let rest = &decl[decl.find("encoding")? + "encoding".len()..];
     let rest = rest.trim_start().strip_prefix('=')?.trim_start();
     let quote = rest.chars().next().filter(|q| *q == '"' || *q == '\'')?;
-    let label = rest[1..].split(quote).next()?;
-    Encoding::for_label(label.as_bytes())
+    rest[1..].split(quote).next()
 }
 
 /// Rewrites the XML declaration of decoded text to say UTF-8.

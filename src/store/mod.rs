@@ -47,8 +47,8 @@ const WAL_CHECKPOINT_BYTES: i64 = 10_000 * 4096;
 /// and what lets the log start over when writes never pause. In a 5 000-feed cold cycle
 /// the writer outpaces the thread's checkpoints (one a second); at 20 000 pages of 4 KiB
 /// (80 MiB) the writer then spent ~17 % of its time checkpointing, and the cycle took
-/// ~9 % longer than at 60 000 (BENCHMARKS.md). The WAL file can then reach ~240 MiB during such a
-/// burst; it is removed when the last connection closes. (Cutting it back with
+/// ~9 % longer than at 60 000 (BENCHMARKS.md). The WAL file can then reach ~240 MiB
+/// during such a burst; it is removed when the last connection closes. (Cutting it back with
 /// `journal_size_limit` whenever the log starts over cost the gain back: the file was
 /// regrown in the same cycle.)
 const WAL_FALLBACK_CHECKPOINT_BYTES: i64 = 60_000 * 4096;
