@@ -28,7 +28,9 @@ pub struct Item {
     pub text_fingerprint: Option<String>,
     /// Hash over every stored field, used to tell an edited entry from an unchanged one.
     pub content_hash: String,
-    /// Sorted shingle hashes of title + text (near-duplicate verification).
+    /// Shingle hashes of title + text in text order, repeats kept (near-duplicate
+    /// verification makes them a set, [`crate::dedup::minhash::into_set`], only for an
+    /// entry that has candidates).
     pub shingles: Vec<u64>,
     /// Near-duplicate candidate keys: the LSH band keys of the shingles' MinHash
     /// signature, then the text's lead key when it has one

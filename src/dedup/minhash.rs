@@ -47,12 +47,25 @@ pub fn shingles<S: AsRef<str>>(tokens: &[S]) -> Vec<u64> {
         joined.push(b' ');
     }
     starts.push(joined.len());
-    shingles_at(&joined, &starts)
+    into_set(shingle_hashes_at(&joined, &starts))
 }
 
-/// [`shingles`] of tokens of these byte lengths, given as they are joined there: each
-/// followed by one space.
-pub fn shingles_of_joined(
+/// The shingle hashes of `joined` tokens starting at `starts`, in text order, repeats
+/// kept ([`into_set`] makes them the shingle set).
+fn shingle_hashes_at(joined: &[u8], starts: &[usize]) -> Vec<u64> {
+    starts
+        .windows(SHINGLE_WORDS + 1)
+        .map(|w| xxh3_64(joined.get(w[0]..w[SHINGLE_WORDS]).unwrap_or_default()))
+        .collect()
+}
+
+/// The shingle hashes of tokens of these byte lengths, given as they are joined there
+/// (each followed by one space), in text order, repeats kept: [`shingles`] before it
+/// makes them a set. That is what [`signature`] needs, which is the same for a set and
+/// any sequence of its members. Sorting a text's shingles costs more than hashing
+/// them, and only an entry that has candidates is compared with [`similarity`], which
+/// needs the set ([`into_set`]).
+pub fn shingle_hashes_of_joined(
     joined: &[u8],
     lengths: impl ExactSizeIterator<Item = usize>,
 ) -> Vec<u64> {
@@ -66,19 +79,31 @@ pub fn shingles_of_joined(
         at += len + 1;
         starts.push(at);
     }
-    shingles_at(joined, &starts)
+    shingle_hashes_at(joined, &starts)
 }
 
-/// The shingle set of `joined` tokens starting at `starts` (and a last entry at the
-/// end).
-fn shingles_at(joined: &[u8], starts: &[usize]) -> Vec<u64> {
-    let mut out: Vec<u64> = starts
-        .windows(SHINGLE_WORDS + 1)
-        .map(|w| xxh3_64(joined.get(w[0]..w[SHINGLE_WORDS]).unwrap_or_default()))
-        .collect();
-    out.sort_unstable();
-    out.dedup();
-    out
+/// Shingle hashes as a set: sorted, each once.
+pub fn into_set(mut hashes: Vec<u64>) -> Vec<u64> {
+    hashes.sort_unstable();
+    hashes.dedup();
+    hashes
+}
+
+/// Whether `hashes` hold at least [`MIN_SHINGLES`] distinct values (reads only as far
+/// as it takes: in most texts, the first few).
+fn enough_shingles(hashes: &[u64]) -> bool {
+    let mut seen = [0u64; MIN_SHINGLES];
+    let mut n = 0;
+    for &h in hashes {
+        if !seen[..n].contains(&h) {
+            seen[n] = h;
+            n += 1;
+            if n == MIN_SHINGLES {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 /// Odd multipliers and offsets for the [`HASHES`] permutations, fixed forever: stored
@@ -93,13 +118,16 @@ fn permutation(i: usize) -> (u64, u64) {
 static PERMUTATIONS: std::sync::LazyLock<[(u64, u64); HASHES]> =
     std::sync::LazyLock::new(|| std::array::from_fn(permutation));
 
-/// The MinHash signature of a shingle set, or `None` when it is too small.
+/// The MinHash signature of a shingle set, or `None` when it is too small (fewer than
+/// [`MIN_SHINGLES`] distinct shingles). The shingles may come in any order and repeat
+/// ([`shingle_hashes_of_joined`]): a minimum is the same over a set and over any
+/// sequence of its members.
 ///
 /// On x86-64 processors with AVX-512 (F and DQ), eight permutations at a time
 /// ([`wide`]); elsewhere one at a time ([`scalar_signature`]). Both give the same values:
 /// a unit test holds them equal.
 pub fn signature(shingles: &[u64]) -> Option<[u64; HASHES]> {
-    if shingles.len() < MIN_SHINGLES {
+    if !enough_shingles(shingles) {
         return None;
     }
     #[cfg(target_arch = "x86_64")]
@@ -325,6 +353,30 @@ mod tests {
         ));
         assert_eq!(similar(&a, &b), None);
         assert_eq!(bands_for(&tokens("too short")), Vec::<i64>::new());
+    }
+
+    #[test]
+    fn a_signature_of_hashes_in_text_order_is_that_of_their_set() {
+        // The hashes as an entry keeps them (text order, repeats kept) give the band
+        // keys of the set: the same stored keys as before entries stopped sorting them.
+        let words = tokens(TEXT);
+        let lengths = || words.iter().map(String::len);
+        let joined: Vec<u8> = words.iter().flat_map(|w| w.bytes().chain([b' '])).collect();
+        let hashes = shingle_hashes_of_joined(&joined, lengths());
+        let set = shingles(&words);
+        assert_eq!(into_set(hashes.clone()), set);
+        assert_eq!(signature(&hashes), signature(&set));
+        let mut repeated = hashes.clone();
+        repeated.extend_from_slice(&hashes);
+        repeated.reverse();
+        assert_eq!(signature(&repeated), signature(&set));
+        // "Too small" counts distinct shingles: seven, however often repeated, get no
+        // signature; an eighth gets one.
+        let seven: Vec<u64> = (1..=7).cycle().take(70).collect();
+        assert_eq!(signature(&seven), None);
+        let eight: Vec<u64> = seven.iter().copied().chain([8]).collect();
+        assert_eq!(signature(&eight), signature(&into_set(eight.clone())));
+        assert!(signature(&eight).is_some());
     }
 
     #[test]

@@ -105,6 +105,12 @@ impl Words<'_> {
     /// The shingle set ([`minhash::shingles`] of `all`), hashed from the words with a
     /// space after each, copied as two runs rather than word by word.
     fn shingles(&self) -> Vec<u64> {
+        minhash::into_set(self.shingle_hashes())
+    }
+
+    /// [`Words::shingles`] in text order, repeats kept
+    /// ([`minhash::shingle_hashes_of_joined`]).
+    fn shingle_hashes(&self) -> Vec<u64> {
         let mut joined = Vec::with_capacity(self.title.len() + self.text.len() + 2);
         for run in [&self.title, &self.text] {
             if !run.is_empty() {
@@ -112,7 +118,7 @@ impl Words<'_> {
                 joined.push(b' ');
             }
         }
-        minhash::shingles_of_joined(&joined, self.all.iter().map(|w| w.len()))
+        minhash::shingle_hashes_of_joined(&joined, self.all.iter().map(|w| w.len()))
     }
 }
 
@@ -283,7 +289,7 @@ pub fn lead_key(body: &[&str]) -> Option<i64> {
 /// text once.
 pub fn text_keys(title: &str, text: &str) -> (Option<String>, Vec<u64>) {
     let keys = entry_text_keys(title, text);
-    (keys.fingerprint, keys.shingles)
+    (keys.fingerprint, minhash::into_set(keys.shingles))
 }
 
 /// Everything an entry is matched by, from one normalisation of its title and text.
@@ -291,7 +297,8 @@ pub fn text_keys(title: &str, text: &str) -> (Option<String>, Vec<u64>) {
 pub struct TextKeys {
     /// [`text_fingerprint`].
     pub fingerprint: Option<String>,
-    /// [`entry_shingles`].
+    /// The hashes of [`entry_shingles`] in text order, repeats kept (made a set by
+    /// [`minhash::into_set`] when compared).
     pub shingles: Vec<u64>,
     /// [`lead_key`] of the text.
     pub lead: Option<i64>,
@@ -305,7 +312,7 @@ pub fn entry_text_keys(title: &str, text: &str) -> TextKeys {
         let (title_words, body) = words.all.split_at(words.body);
         TextKeys {
             fingerprint: fingerprint_of(words),
-            shingles: words.shingles(),
+            shingles: words.shingle_hashes(),
             lead: lead_key(body),
             headline: headline_keys_of(title, title_words),
         }

@@ -655,6 +655,9 @@ fn find_near_duplicate(
     // The entry's particulars, made when a first candidate's shingles verify (most
     // entries have none, and this normalises the text again).
     let mut particulars = None;
+    // The entry's shingle set, made at its first candidate (`item.shingles` are in text
+    // order, repeats kept: most entries have no candidate to compare them with).
+    let mut shingle_set: Option<Vec<u64>> = None;
     let (mut checked, mut sure) = (0, false);
     loop {
         // Stories found since the last pass, newest first.
@@ -682,12 +685,14 @@ fn find_near_duplicate(
             let mut scored = 0;
             for row in rows {
                 let (title, summary, their_source, their_at) = row?;
+                let shingles: &[u64] =
+                    shingle_set.get_or_insert_with(|| minhash::into_set(item.shingles.clone()));
                 if scored > 0 {
                     // The story verified, but not at SURE_JACCARD. Another of its reports
                     // as close as that (a copy of the same wire text an outlet ran
                     // earlier) ends the lookup just as well: SURE_JACCARD's bound holds
                     // for whichever report was compared.
-                    let jaccard = dedup::report_jaccard(&item.shingles, &title, &summary);
+                    let jaccard = dedup::report_jaccard(shingles, &title, &summary);
                     if jaccard >= SURE_JACCARD {
                         if best.is_none_or(|(_, b)| jaccard > b) {
                             best = Some((story, jaccard));
@@ -703,13 +708,13 @@ fn find_near_duplicate(
                 }
                 let within_hours = at.abs_diff(their_at) <= HEADLINE_MATCH_SECS;
                 // (score, Jaccard, their particulars, found by the headline alone)
-                let verified = match dedup::similar_report(&item.shingles, &title, &summary) {
+                let verified = match dedup::similar_report(shingles, &title, &summary) {
                     Some(report) => {
                         let (score, jaccard) = report.similar;
                         let mine = particulars.get_or_insert_with(|| {
                             dedup::entry_particulars(&item.title, &item.summary)
                         });
-                        if mine.leads_apart(&item.shingles, &report.particulars, &report.shingles) {
+                        if mine.leads_apart(shingles, &report.particulars, &report.shingles) {
                             // Only what follows the two leads is shared: background
                             // paragraphs an outlet reuses under new reports.
                             continue;
