@@ -222,15 +222,18 @@ impl Store {
             cache: BandCache::current(&mut self.bands, &tx)?,
             window,
         };
-        let found =
-            items
-                .iter()
-                .map(|item| match find_stories(&tx, item)?.first() {
+        let mut story_of_key = tx.prepare_cached(STORY_OF_KEY)?;
+        let found = items
+            .iter()
+            .map(
+                |item| match find_stories(&mut story_of_key, item)?.first() {
                     Some(&id) => Ok(Some(id)),
                     None => Ok(find_near_duplicate(&tx, item, "", to_ts(now), &lsh)?
                         .map(|(story, _)| story)),
-                })
-                .collect();
+                },
+            )
+            .collect();
+        drop(story_of_key);
         tx.finish()?;
         found
     }
@@ -289,19 +292,59 @@ fn write_transaction(
     cache.fold(&tx, window, RECENT_BANDS_MAX)?;
     let mut lsh = Lsh { cache, window };
     let mut fts = FtsChanges::load(&tx)?;
+    let mut statements = EntryStatements::prepare(&tx)?;
     let reports = writes
         .iter()
         .map(|w| {
-            let report = write_fetch(&tx, w, &mut lsh, &mut fts)?;
+            let report = write_fetch(&tx, &mut statements, w, &mut lsh, &mut fts)?;
             // After each feed, so that runs are about RECENT_BANDS_MAX keys each (one
             // column) whatever the size of the group.
             lsh.cache.fold(&tx, lsh.window, RECENT_BANDS_MAX)?;
             Ok(report)
         })
         .collect::<Result<Vec<_>>>()?;
+    drop(statements);
     fts.apply(&tx)?;
     tx.commit()?;
     Ok(reports)
+}
+
+/// `SELECT` of the story holding an exact key ([`find_stories`]).
+const STORY_OF_KEY: &str = "SELECT story_id FROM story_key_hashes WHERE hash = ?1";
+
+/// The statements every entry's write runs, taken from the connection's statement cache
+/// once per transaction: taking one for each use copies its SQL and hashes it twice,
+/// which for the few statements run for every entry of a cold cycle came to about 1.5 %
+/// of its CPU time (BENCHMARKS.md).
+struct EntryStatements<'c> {
+    /// The entry stored under a source and key.
+    existing: rusqlite::CachedStatement<'c>,
+    /// [`STORY_OF_KEY`].
+    story_of_key: rusqlite::CachedStatement<'c>,
+    new_story: rusqlite::CachedStatement<'c>,
+    new_entry: rusqlite::CachedStatement<'c>,
+    /// An exact key of a story.
+    add_key: rusqlite::CachedStatement<'c>,
+}
+
+impl<'c> EntryStatements<'c> {
+    fn prepare(tx: &'c Connection) -> Result<EntryStatements<'c>> {
+        Ok(EntryStatements {
+            existing: tx.prepare_cached(
+                "SELECT id, story_id, content_hash FROM entries WHERE source_id = ?1 AND entry_key = ?2",
+            )?,
+            story_of_key: tx.prepare_cached(STORY_OF_KEY)?,
+            new_story: tx.prepare_cached("INSERT INTO stories (first_seen) VALUES (?1)")?,
+            new_entry: tx.prepare_cached(
+                "INSERT INTO entries (source_id, entry_key, story_id, title, link, canonical_url,
+                     published, updated, summary, content_hash, first_seen, last_changed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
+            )?,
+            add_key: tx.prepare_cached(
+                "INSERT INTO story_key_hashes (hash, story_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+            )?,
+        })
+    }
 }
 
 /// Entries with ids up to this are in the search index (migration 0009).
@@ -314,13 +357,14 @@ pub(super) fn indexed_upto(tx: &Connection) -> Result<i64> {
 /// One fetch's entries and fetch state, inside the caller's transaction.
 fn write_fetch<'a>(
     tx: &Connection,
+    statements: &mut EntryStatements<'_>,
     w: &FetchWrite<'a>,
     lsh: &mut Lsh<'_>,
     fts: &mut FtsChanges<'a>,
 ) -> Result<StoreReport> {
     let mut report = StoreReport::default();
     for item in w.items {
-        upsert_entry(tx, w.source_id, item, lsh, w.now, &mut report, fts)?;
+        upsert_entry(tx, statements, w, item, lsh, &mut report, fts)?;
     }
     tx.prepare_cached(
         "UPDATE fetch_state SET etag = ?2, last_modified = ?3, last_fetch_at = ?4,
@@ -414,19 +458,19 @@ impl<'a> FtsChanges<'a> {
     }
 }
 
+/// Writes `item` of fetch `w` (its source, its time).
 fn upsert_entry<'a>(
     tx: &Connection,
-    source_id: &str,
+    statements: &mut EntryStatements<'_>,
+    w: &FetchWrite<'_>,
     item: &'a Item,
     lsh: &mut Lsh<'_>,
-    now: DateTime<Utc>,
     report: &mut StoreReport,
     fts: &mut FtsChanges<'a>,
 ) -> Result<()> {
-    let mut existing: Option<(i64, i64, String)> = tx
-        .prepare_cached(
-            "SELECT id, story_id, content_hash FROM entries WHERE source_id = ?1 AND entry_key = ?2",
-        )?
+    let (source_id, now) = (w.source_id, w.now);
+    let mut existing: Option<(i64, i64, String)> = statements
+        .existing
         .query_row(params![source_id, item.entry_key], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })
@@ -440,7 +484,7 @@ fn upsert_entry<'a>(
         report.unchanged += 1;
         return Ok(());
     }
-    let matches = find_stories(tx, item)?;
+    let matches = find_stories(&mut statements.story_of_key, item)?;
     if existing.is_none() {
         existing = rekeyed_entry(tx, source_id, item, &matches)?;
         if existing
@@ -503,17 +547,11 @@ fn upsert_entry<'a>(
                 }
                 None => {
                     held = Some(Vec::new());
-                    tx.prepare_cached("INSERT INTO stories (first_seen) VALUES (?1)")?
-                        .execute([to_ts(now)])?;
+                    statements.new_story.execute([to_ts(now)])?;
                     tx.last_insert_rowid()
                 }
             };
-            tx.prepare_cached(
-                "INSERT INTO entries (source_id, entry_key, story_id, title, link, canonical_url,
-                     published, updated, summary, content_hash, first_seen, last_changed)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
-            )?
-            .execute(params![
+            statements.new_entry.execute(params![
                 source_id,
                 item.entry_key,
                 story_id,
@@ -534,11 +572,8 @@ fn upsert_entry<'a>(
             story_id
         }
     };
-    let mut add_key = tx.prepare_cached(
-        "INSERT INTO story_key_hashes (hash, story_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-    )?;
     for hash in story_keys(item) {
-        add_key.execute(params![hash, story_id])?;
+        statements.add_key.execute(params![hash, story_id])?;
     }
     lsh.cache.add(tx, &item.bands, story_id, held.as_deref())
 }
@@ -799,11 +834,13 @@ fn story_keys(item: &Item) -> impl Iterator<Item = i64> {
 }
 
 /// Every story sharing an exact key with `item`, oldest first.
-fn find_stories(tx: &Connection, item: &Item) -> Result<Vec<i64>> {
-    let mut stmt = tx.prepare_cached("SELECT story_id FROM story_key_hashes WHERE hash = ?1")?;
+fn find_stories(story_of_key: &mut rusqlite::Statement<'_>, item: &Item) -> Result<Vec<i64>> {
     let mut found = Vec::new();
     for hash in story_keys(item) {
-        if let Some(id) = stmt.query_row([hash], |r| r.get::<_, i64>(0)).optional()? {
+        if let Some(id) = story_of_key
+            .query_row([hash], |r| r.get::<_, i64>(0))
+            .optional()?
+        {
             found.push(id);
         }
     }
