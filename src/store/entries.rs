@@ -223,17 +223,20 @@ impl Store {
             window,
         };
         let mut story_of_key = tx.prepare_cached(STORY_OF_KEY)?;
+        let mut reports = tx.prepare_cached(&reports_sql())?;
         let found = items
             .iter()
             .map(
                 |item| match find_stories(&mut story_of_key, item)?.first() {
                     Some(&id) => Ok(Some(id)),
-                    None => Ok(find_near_duplicate(&tx, item, "", to_ts(now), &lsh)?
-                        .map(|(story, _)| story)),
+                    None => Ok(
+                        find_near_duplicate(&tx, &mut reports, item, "", to_ts(now), &lsh)?
+                            .map(|(story, _)| story),
+                    ),
                 },
             )
             .collect();
-        drop(story_of_key);
+        drop((story_of_key, reports));
         tx.finish()?;
         found
     }
@@ -325,6 +328,8 @@ struct EntryStatements<'c> {
     new_entry: rusqlite::CachedStatement<'c>,
     /// An exact key of a story.
     add_key: rusqlite::CachedStatement<'c>,
+    /// [`reports_sql`].
+    reports: rusqlite::CachedStatement<'c>,
 }
 
 impl<'c> EntryStatements<'c> {
@@ -343,6 +348,7 @@ impl<'c> EntryStatements<'c> {
             add_key: tx.prepare_cached(
                 "INSERT INTO story_key_hashes (hash, story_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             )?,
+            reports: tx.prepare_cached(&reports_sql())?,
         })
     }
 }
@@ -533,12 +539,18 @@ fn upsert_entry<'a>(
         None => {
             let found = match matches.first() {
                 Some(&first) => Some(merge_stories(tx, lsh, first, &matches[1..])?),
-                None => find_near_duplicate(tx, item, source_id, to_ts(now), lsh)?.map(
-                    |(story, bands)| {
-                        held = Some(bands);
-                        story
-                    },
-                ),
+                None => find_near_duplicate(
+                    tx,
+                    &mut statements.reports,
+                    item,
+                    source_id,
+                    to_ts(now),
+                    lsh,
+                )?
+                .map(|(story, bands)| {
+                    held = Some(bands);
+                    story
+                }),
             };
             let story_id = match found {
                 Some(id) => {
@@ -648,6 +660,15 @@ const SURE_JACCARD: f64 = 1.0 - (1.0 - minhash::JACCARD_THRESHOLD) / 2.0;
 /// three band blocks read).
 const MORE_REPORTS_FOR_SURE: usize = 3;
 
+/// The `SELECT` of a story's first reports that [`find_near_duplicate`] compares (its
+/// `texts`).
+fn reports_sql() -> String {
+    format!(
+        "SELECT title, summary, source_id, COALESCE(published, first_seen) FROM entries
+         WHERE story_id = ?1 ORDER BY id LIMIT {MAX_ENTRIES_COMPARED}"
+    )
+}
+
 /// The story `item` is a verified near-duplicate of, if any: LSH candidates within the
 /// window, each verified on exact shingle similarity against its reports; the most
 /// similar wins. A shared band alone never merges.
@@ -665,9 +686,11 @@ const MORE_REPORTS_FOR_SURE: usize = 3;
 /// [`HEADLINE_MATCH_SECS`] of each other, share a headline key, and one of them is only
 /// its headline ([`dedup::Particulars::headline_only`]), with the least score that
 /// verifies.
-/// `source_id` is the entry's source, `now` when it was fetched (its time without a date).
+/// `source_id` is the entry's source, `now` when it was fetched (its time without a date),
+/// `texts` the statement of [`reports_sql`].
 fn find_near_duplicate(
     tx: &Connection,
+    texts: &mut rusqlite::Statement<'_>,
     item: &Item,
     source_id: &str,
     now: i64,
@@ -677,10 +700,6 @@ fn find_near_duplicate(
         return Ok(None);
     }
     let mut lookup = lsh.cache.lookup(&item.bands, lsh.window);
-    let mut texts = tx.prepare_cached(&format!(
-        "SELECT title, summary, source_id, COALESCE(published, first_seen) FROM entries
-         WHERE story_id = ?1 ORDER BY id LIMIT {MAX_ENTRIES_COMPARED}"
-    ))?;
     let at = item.published.map_or(now, to_ts);
     // The entry's headline keys, made at its first candidate from another source
     // published about when it was.
