@@ -86,6 +86,10 @@ impl Key {
     }
 }
 
+/// The `INSERT` of one text's keys into `lsh_pending` ([`BandCache::add`]).
+pub(super) const PENDING_INSERT: &str =
+    "INSERT INTO lsh_pending (story_id, bands, checks) VALUES (?1, ?2, ?3)";
+
 /// Keys one column's filter is sized for. A run is split into columns of at most this
 /// many keys (by key range, at block boundaries); a run written out after the feed whose
 /// write took `lsh_pending` past [`RECENT_BANDS_MAX`] is one column.
@@ -571,6 +575,20 @@ impl BandCache {
         story: i64,
         held: Option<&[i64]>,
     ) -> Result<()> {
+        let mut insert = tx.prepare_cached(PENDING_INSERT)?;
+        self.add_with(tx, &mut insert, bands, story, held)
+    }
+
+    /// [`BandCache::add`] with the statement of [`PENDING_INSERT`] already prepared
+    /// (the store holds it for a whole write transaction).
+    pub(super) fn add_with(
+        &mut self,
+        tx: &Connection,
+        insert: &mut rusqlite::Statement<'_>,
+        bands: &[i64],
+        story: i64,
+        held: Option<&[i64]>,
+    ) -> Result<()> {
         if bands.is_empty() {
             return Ok(());
         }
@@ -605,10 +623,7 @@ impl BandCache {
             self.pending = CoarseFilter::over_pending(&self.recent);
         }
         if !packed.is_empty() {
-            tx.prepare_cached(
-                "INSERT INTO lsh_pending (story_id, bands, checks) VALUES (?1, ?2, ?3)",
-            )?
-            .execute(params![story, packed, checks])?;
+            insert.execute(params![story, packed, checks])?;
         }
         Ok(())
     }

@@ -330,6 +330,8 @@ struct EntryStatements<'c> {
     add_key: rusqlite::CachedStatement<'c>,
     /// [`reports_sql`].
     reports: rusqlite::CachedStatement<'c>,
+    /// [`super::bands::PENDING_INSERT`].
+    pending_keys: rusqlite::CachedStatement<'c>,
 }
 
 impl<'c> EntryStatements<'c> {
@@ -349,6 +351,7 @@ impl<'c> EntryStatements<'c> {
                 "INSERT INTO story_key_hashes (hash, story_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             )?,
             reports: tx.prepare_cached(&reports_sql())?,
+            pending_keys: tx.prepare_cached(super::bands::PENDING_INSERT)?,
         })
     }
 }
@@ -587,7 +590,13 @@ fn upsert_entry<'a>(
     for hash in story_keys(item) {
         statements.add_key.execute(params![hash, story_id])?;
     }
-    lsh.cache.add(tx, &item.bands, story_id, held.as_deref())
+    lsh.cache.add_with(
+        tx,
+        &mut statements.pending_keys,
+        &item.bands,
+        story_id,
+        held.as_deref(),
+    )
 }
 
 /// The entry `item` is under another key, if any: one of the same source in a story it
@@ -602,6 +611,10 @@ fn rekeyed_entry(
     item: &Item,
     matches: &[i64],
 ) -> Result<Option<(i64, i64, String)>> {
+    if matches.is_empty() {
+        // Most new entries: nothing to look for, and no statement to take.
+        return Ok(None);
+    }
     let mut same = tx.prepare_cached(
         "SELECT id, content_hash FROM entries
          WHERE story_id = ?1 AND source_id = ?2 AND title = ?3 AND canonical_url IS ?4
