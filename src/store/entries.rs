@@ -317,8 +317,8 @@ const STORY_OF_KEY: &str = "SELECT story_id FROM story_key_hashes WHERE hash = ?
 
 /// The statements every entry's write runs, taken from the connection's statement cache
 /// once per transaction: taking one for each use copies its SQL and hashes it twice,
-/// which for the few statements run for every entry of a cold cycle came to about 1.5 %
-/// of its CPU time (BENCHMARKS.md).
+/// which for the few statements run for every entry of a cold cycle came to about 2 %
+/// of its CPU samples (BENCHMARKS.md).
 struct EntryStatements<'c> {
     /// The entry stored under a source and key.
     existing: rusqlite::CachedStatement<'c>,
