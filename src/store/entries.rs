@@ -865,7 +865,8 @@ fn story_keys(item: &Item) -> impl Iterator<Item = i64> {
         .map(|(kind, key)| dedup::key_hash(kind.as_str(), key))
 }
 
-/// Every story sharing an exact key with `item`, oldest first.
+/// Every story sharing an exact key with `item`, oldest first (`story_of_key` is the
+/// statement of [`STORY_OF_KEY`]).
 fn find_stories(story_of_key: &mut rusqlite::Statement<'_>, item: &Item) -> Result<Vec<i64>> {
     let mut found = Vec::new();
     for hash in story_keys(item) {
