@@ -60,9 +60,9 @@ fn shingle_hashes_at(joined: &[u8], starts: &[usize]) -> Vec<u64> {
 }
 
 /// The shingle hashes of tokens of these byte lengths, given as they are joined there
-/// (each followed by one space), in text order, repeats kept: [`shingles`] before it
-/// makes them a set. That is what [`signature`] needs, which is the same for a set and
-/// any sequence of its members. Sorting a text's shingles costs more than hashing
+/// (each followed by one space), in text order, repeats kept: the hashes that
+/// [`shingles`] makes a set of. That is what [`signature`] needs, which is the same for
+/// a set and any sequence of its members. Sorting a text's shingles costs more than hashing
 /// them, and only an entry that has candidates is compared with [`similarity`], which
 /// needs the set ([`into_set`]).
 pub fn shingle_hashes_of_joined(
