@@ -87,23 +87,35 @@ fn normalize_words(text: &str, starts: &mut Vec<usize>) -> String {
             }
             table
         };
-        let mut bytes = Vec::with_capacity(text.len());
+        // Written by index into a buffer as long as the text, which the result never
+        // outgrows (a byte out for each letter or digit, a space only where a
+        // separator was): `Vec::push` kept the length in memory, stored and reloaded at
+        // every byte.
+        let mut bytes = vec![0u8; text.len()];
+        let mut len = 0;
         let mut in_word = false;
         for &b in text.as_bytes() {
-            match WORD_BYTE.get(usize::from(b)).copied().unwrap_or(0) {
-                0 => in_word = false,
-                w => {
-                    if !in_word {
-                        if !bytes.is_empty() {
-                            bytes.push(b' ');
-                        }
-                        starts.push(bytes.len());
-                        in_word = true;
-                    }
-                    bytes.push(w);
-                }
+            let w = WORD_BYTE[usize::from(b & 0x7f)];
+            if w == 0 {
+                in_word = false;
+                continue;
             }
+            if !in_word {
+                if len > 0 {
+                    if let Some(slot) = bytes.get_mut(len) {
+                        *slot = b' ';
+                    }
+                    len += 1;
+                }
+                starts.push(len);
+                in_word = true;
+            }
+            if let Some(slot) = bytes.get_mut(len) {
+                *slot = w;
+            }
+            len += 1;
         }
+        bytes.truncate(len);
         // ASCII in, ASCII out.
         return String::from_utf8(bytes).unwrap_or_default();
     }
