@@ -876,6 +876,7 @@ fn run_end(text: &str, mut from: usize) -> (usize, bool) {
     let bytes = text.as_bytes();
     let mut maybe_stray = false;
     loop {
+        from = skip_plain_chunks(bytes, from);
         // Printable ASCII, the bulk of most feeds' text, a byte at a time.
         from += bytes
             .get(from..)
@@ -902,6 +903,34 @@ fn run_end(text: &str, mut from: usize) -> (usize, bool) {
             _ => return (from, maybe_stray),
         }
     }
+}
+
+/// Bytes per chunk of [`skip_plain_chunks`].
+const PLAIN_CHUNK: usize = 16;
+
+/// Skips, from `from` (where the byte before, if any, is not a space), whole chunks of
+/// [`PLAIN_CHUNK`] bytes that [`run_end`] would take into a run a byte at a time:
+/// printable ASCII and single spaces, the last byte not a space (so every space has a
+/// word after it, and the next chunk starts after a byte that is not a space). Testing
+/// a chunk at once, branch-free, costs less than a branch per byte and a look ahead at
+/// every space.
+fn skip_plain_chunks(bytes: &[u8], mut from: usize) -> usize {
+    while let Some(chunk) = bytes
+        .get(from..from + PLAIN_CHUNK)
+        .and_then(|c| <&[u8; PLAIN_CHUNK]>::try_from(c).ok())
+    {
+        let printable = chunk
+            .iter()
+            .fold(true, |ok, &b| ok & (0x20..0x7f).contains(&b));
+        let doubled = chunk.windows(2).fold(false, |found, pair| {
+            found | (pair[0] == b' ' && pair[1] == b' ')
+        });
+        if !printable || doubled || chunk[PLAIN_CHUNK - 1] == b' ' {
+            break;
+        }
+        from += PLAIN_CHUNK;
+    }
+    from
 }
 
 /// `s` cut to its first `max` characters.
@@ -1044,6 +1073,37 @@ mod tests {
             for text in [format!("a{c}b"), format!("{c}ab {c}{c}"), format!("ab{c}")] {
                 assert_eq!(collapse_whitespace(&text), reference(&text), "{c:?}");
             }
+        }
+        // Long texts, whose runs of printable ASCII and single spaces are taken 16 bytes
+        // at a time, with every kind of break at every offset of a chunk.
+        let pieces = [
+            "word",
+            "Kabul,",
+            "x",
+            "a-b",
+            " ",
+            " ",
+            " ",
+            "  ",
+            "\t",
+            "\n",
+            " \n",
+            "\u{a0}",
+            "\u{1a}",
+            "\u{7f}",
+            "\u{9f}",
+            "Шойгу",
+            "طالبان",
+            "\u{2003}",
+            "~!",
+            "\u{feff}",
+        ];
+        let mut rng = fastrand::Rng::with_seed(16);
+        for _ in 0..5_000 {
+            let text: String = (0..rng.usize(0..60))
+                .map(|_| pieces[rng.usize(..pieces.len())])
+                .collect();
+            assert_eq!(collapse_whitespace(&text), reference(&text), "{text:?}");
         }
         // Pieces pushed one after another join without a space unless one is there.
         let mut out = Collapsed::with_capacity(0);
