@@ -533,43 +533,42 @@ fn starts_reference(after: &str) -> bool {
     matches!(name, "amp" | "lt" | "gt" | "quot" | "apos")
 }
 
-/// `&nbsp;` and the other HTML named entities XML does not define → `&#160;`.
+/// `&nbsp;` and the other HTML named entities XML does not define → `&#160;`. `None`
+/// when there are none: nothing is copied until the first one is found, since most
+/// feeds have none (every feed's text was copied whole before, to be thrown away).
 pub fn map_html_entities(text: &str) -> Option<String> {
-    let mut out = String::with_capacity(text.len());
-    let mut changed = false;
-    let mut rest = text;
-    while let Some(amp) = rest.find('&') {
-        out.push_str(&rest[..amp]);
-        let after = &rest[amp + 1..];
+    let mut out: Option<String> = None;
+    // `text[copied..]` is not yet in `out`; `text[searched..]` not yet searched.
+    let (mut copied, mut searched) = (0, 0);
+    while let Some(amp) = text[searched..].find('&').map(|i| searched + i) {
+        let after = &text[amp + 1..];
+        searched = amp + 1;
         let name_len = after
             .char_indices()
             .take(32)
             .find(|(_, c)| !c.is_ascii_alphanumeric())
             .filter(|(_, c)| *c == ';')
             .map(|(i, _)| i);
-        match name_len {
-            Some(n) if n > 0 && !matches!(&after[..n], "amp" | "lt" | "gt" | "quot" | "apos") => {
-                let key = &after[..=n];
-                match markup5ever::data::NAMED_ENTITIES.get(key) {
-                    Some(&(first, second)) => {
-                        out.push_str(&format!("&#{first};"));
-                        if second != 0 {
-                            out.push_str(&format!("&#{second};"));
-                        }
-                        changed = true;
-                    }
-                    None => out.push_str(&rest[amp..=amp + 1 + n]),
-                }
-                rest = &after[n + 1..];
+        let Some(n) = name_len.filter(|&n| n > 0) else {
+            continue;
+        };
+        if matches!(&after[..n], "amp" | "lt" | "gt" | "quot" | "apos") {
+            continue;
+        }
+        searched = amp + 1 + n + 1;
+        if let Some(&(first, second)) = markup5ever::data::NAMED_ENTITIES.get(&after[..=n]) {
+            let out = out.get_or_insert_with(|| String::with_capacity(text.len() + 64));
+            out.push_str(&text[copied..amp]);
+            out.push_str(&format!("&#{first};"));
+            if second != 0 {
+                out.push_str(&format!("&#{second};"));
             }
-            _ => {
-                out.push('&');
-                rest = after;
-            }
+            copied = searched;
         }
     }
-    out.push_str(rest);
-    changed.then_some(out)
+    let mut out = out?;
+    out.push_str(&text[copied..]);
+    Some(out)
 }
 
 /// `<rss>` (or `<rss xmlns…>`) without `version` → `version="2.0"`.
@@ -977,6 +976,12 @@ mod tests {
             "a&#160;b &amp; &#171;c&#187; &bogus; & x"
         );
         assert_eq!(map_html_entities("plain &amp; &lt;"), None);
+        assert_eq!(map_html_entities("&bogus; &amp &nbsp x&"), None);
+        assert_eq!(map_html_entities("&nbsp;").unwrap(), "&#160;");
+        assert_eq!(
+            map_html_entities("Дом &amp;&NotEqualTilde;&lt;&eacute;").unwrap(),
+            "Дом &amp;&#8770;&#824;&lt;&#233;"
+        );
         assert_eq!(
             add_rss_version("<?xml?><rss><channel/></rss>").unwrap(),
             "<?xml?><rss version=\"2.0\"><channel/></rss>"
