@@ -74,9 +74,10 @@ fn normalize_words(text: &str, starts: &mut Vec<usize>) -> String {
     if text.is_ascii() {
         // ASCII is already NFKC, lower-cases by byte, and folds to itself (the only
         // ASCII character `fold_char` maps, '`', is a separator either way).
-        // One table lookup a byte: its lower-case letter or digit, or 0 for a separator.
-        const WORD_BYTE: [u8; 128] = {
-            let mut table = [0u8; 128];
+        // One table lookup a byte: its lower-case letter or digit, or a space for a
+        // separator.
+        const MAPPED: [u8; 128] = {
+            let mut table = [b' '; 128];
             let mut b = 0;
             while b < 128 {
                 let c = b as u8;
@@ -87,35 +88,39 @@ fn normalize_words(text: &str, starts: &mut Vec<usize>) -> String {
             }
             table
         };
-        // Written by index into a buffer as long as the text, which the result never
-        // outgrows (a byte out for each letter or digit, a space only where a
-        // separator was): `Vec::push` kept the length in memory, stored and reloaded at
-        // every byte.
-        let mut bytes = vec![0u8; text.len()];
-        let mut len = 0;
+        // Without a branch on the byte: words and separators alternate every few
+        // bytes, and a branch on which one a byte is was mispredicted at most word
+        // boundaries. Every byte is written at `len`, which moves on after a letter or
+        // digit and after the first separator following one, so that a run of
+        // separators leaves one space, overwritten by the next word's first letter
+        // when it was not the first. Where each word starts is written at
+        // `starts[words]` every byte, and `words` counts on at a word's first letter.
+        // Neither buffer is outgrown: at most a byte out per byte in, and a word per two.
+        let text = text.as_bytes();
+        let mut bytes = vec![0u8; text.len() + 1];
+        starts.clear();
+        starts.resize(text.len() / 2 + 2, 0);
+        let (mut len, mut words) = (0, 0);
         let mut in_word = false;
-        for &b in text.as_bytes() {
-            let w = WORD_BYTE[usize::from(b & 0x7f)];
-            if w == 0 {
-                in_word = false;
-                continue;
-            }
-            if !in_word {
-                if len > 0 {
-                    if let Some(slot) = bytes.get_mut(len) {
-                        *slot = b' ';
-                    }
-                    len += 1;
-                }
-                starts.push(len);
-                in_word = true;
-            }
+        for &b in text {
+            let m = MAPPED[usize::from(b & 0x7f)];
+            let is_word = m != b' ';
             if let Some(slot) = bytes.get_mut(len) {
-                *slot = w;
+                *slot = m;
             }
-            len += 1;
+            if let Some(slot) = starts.get_mut(words) {
+                *slot = len;
+            }
+            words += usize::from(is_word & !in_word);
+            len += usize::from(is_word | in_word);
+            in_word = is_word;
+        }
+        // A separator kept after the last word.
+        if !in_word && len > 0 {
+            len -= 1;
         }
         bytes.truncate(len);
+        starts.truncate(words);
         // ASCII in, ASCII out.
         return String::from_utf8(bytes).unwrap_or_default();
     }
@@ -325,6 +330,32 @@ mod tests {
                 let words: Vec<&str> = expected.split_whitespace().collect();
                 assert_eq!(Normalized::new(&text).words(), words, "{c:?}");
             }
+        }
+        // Long random ASCII texts: runs of separators of every length, at the start,
+        // between words and at the end; the words and where each starts.
+        let mut rng = fastrand::Rng::with_seed(73);
+        for _ in 0..2_000 {
+            let text: String = (0..rng.usize(0..300))
+                .map(|_| match rng.u8(..4) {
+                    0 => char::from(rng.u8(..0x80)),
+                    1 => ' ',
+                    _ => rng.alphanumeric(),
+                })
+                .collect();
+            let expected = slow(&text);
+            let mut starts = Vec::new();
+            assert_eq!(normalize_words(&text, &mut starts), expected, "{text:?}");
+            let mut at = 0;
+            let wanted: Vec<usize> = expected
+                .split(' ')
+                .filter(|w| !w.is_empty())
+                .map(|w| {
+                    let start = at;
+                    at += w.len() + 1;
+                    start
+                })
+                .collect();
+            assert_eq!(starts, wanted, "{text:?}");
         }
     }
 
