@@ -293,6 +293,7 @@ fn write_transaction(
         cache.prune(&tx, window)?;
     }
     cache.fold(&tx, window, RECENT_BANDS_MAX)?;
+    fold_recent_keys(&tx, KEYS_RECENT_MAX)?;
     let mut lsh = Lsh { cache, window };
     let mut fts = FtsChanges::load(&tx)?;
     let mut statements = EntryStatements::prepare(&tx)?;
@@ -312,8 +313,40 @@ fn write_transaction(
     Ok(reports)
 }
 
-/// `SELECT` of the story holding an exact key ([`find_stories`]).
-const STORY_OF_KEY: &str = "SELECT story_id FROM story_key_hashes WHERE hash = ?1";
+/// `SELECT` of the story holding an exact key ([`find_stories`]): a key is in
+/// `story_key_recent` until [`fold_recent_keys`] moves it to `story_key_hashes`
+/// (migration 0017), in one of the two, never both.
+const STORY_OF_KEY: &str = "SELECT story_id FROM story_key_recent WHERE hash = ?1
+     UNION ALL SELECT story_id FROM story_key_hashes WHERE hash = ?1 LIMIT 1";
+
+/// Rows of `story_key_recent` at which a write transaction moves them into
+/// `story_key_hashes` ([`fold_recent_keys`]). Each key added to the large table lands
+/// on a random leaf page, and each page a transaction changes is one page written to
+/// the WAL; the small table's few dozen pages are rewritten by every transaction
+/// anyway, and a fold writes each of the large table's leaf pages once for all the keys
+/// it moves. At 32 768 keys (~70 pages of 8 KiB) the two costs are about equal in the
+/// 10 000-feed cold cycle, where a key cost about a page before (BENCHMARKS.md).
+const KEYS_RECENT_MAX: i64 = 32_768;
+
+/// Moves the exact keys of `story_key_recent` into `story_key_hashes` when it holds
+/// `max` or more (in hash order: one pass over the large table's leaves).
+fn fold_recent_keys(tx: &Connection, max: i64) -> Result<bool> {
+    let held: i64 = tx
+        .prepare_cached("SELECT count(*) FROM story_key_recent")?
+        .query_row([], |r| r.get(0))?;
+    if held < max {
+        return Ok(false);
+    }
+    tx.prepare_cached(
+        "INSERT INTO story_key_hashes (hash, story_id)
+         SELECT hash, story_id FROM story_key_recent WHERE true ORDER BY hash
+         ON CONFLICT DO NOTHING",
+    )?
+    .execute([])?;
+    tx.prepare_cached("DELETE FROM story_key_recent")?
+        .execute([])?;
+    Ok(true)
+}
 
 /// The statements every entry's write runs, taken from the connection's statement cache
 /// once per transaction: taking one for each use copies its SQL and hashes it twice,
@@ -326,7 +359,7 @@ struct EntryStatements<'c> {
     story_of_key: rusqlite::CachedStatement<'c>,
     new_story: rusqlite::CachedStatement<'c>,
     new_entry: rusqlite::CachedStatement<'c>,
-    /// An exact key of a story.
+    /// A new exact key of a story (into `story_key_recent`).
     add_key: rusqlite::CachedStatement<'c>,
     /// [`reports_sql`].
     reports: rusqlite::CachedStatement<'c>,
@@ -348,7 +381,7 @@ impl<'c> EntryStatements<'c> {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)",
             )?,
             add_key: tx.prepare_cached(
-                "INSERT INTO story_key_hashes (hash, story_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                "INSERT INTO story_key_recent (hash, story_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             )?,
             reports: tx.prepare_cached(&reports_sql())?,
             pending_keys: tx.prepare_cached(super::bands::PENDING_INSERT)?,
@@ -593,7 +626,8 @@ fn upsert_entry<'a>(
             story_id
         }
     };
-    for (_, hash) in story_keys(item) {
+    // A key found is held already, by this story now (the stories found were merged).
+    for (_, hash) in story_keys(item).filter(|(_, hash)| !exact.found.contains(hash)) {
         statements.add_key.execute(params![hash, story_id])?;
     }
     lsh.cache.add_with(
@@ -881,6 +915,7 @@ fn find_stories(story_of_key: &mut rusqlite::Statement<'_>, item: &Item) -> Resu
             .optional()?
         {
             found.stories.push(id);
+            found.found.push(hash);
             if kind == KeyKind::Text {
                 found.by_text = Some(id);
             }
@@ -899,6 +934,8 @@ struct ExactMatches {
     /// The story of the entry's text fingerprint: it has a report of the same
     /// normalised title and text.
     by_text: Option<i64>,
+    /// The hashes of the entry's keys that were found.
+    found: Vec<i64>,
 }
 
 /// The band keys of `item` that `story` already holds, when `story` has a report of
@@ -955,6 +992,8 @@ fn merge_stories(tx: &Connection, lsh: &mut Lsh<'_>, target: i64, others: &[i64]
         // One scan: the hashed keys have no story_id index (migration 0015), which a
         // copy's write would pay for on every entry to serve this rare fold.
         tx.prepare_cached("UPDATE story_key_hashes SET story_id = ?1 WHERE story_id = ?2")?
+            .execute(params![survivor, old])?;
+        tx.prepare_cached("UPDATE story_key_recent SET story_id = ?1 WHERE story_id = ?2")?
             .execute(params![survivor, old])?;
         tx.prepare_cached(
             "UPDATE stories SET first_seen = min(first_seen, (SELECT first_seen FROM stories WHERE id = ?2))
@@ -1199,12 +1238,75 @@ mod tests {
     }
 
     #[test]
+    fn exact_keys_match_before_and_after_they_move_to_the_large_table() {
+        let (mut store, _, store_item) = store_with_source();
+        // (keys in story_key_recent, keys in story_key_hashes)
+        let rows = |store: &Store| -> (i64, i64) {
+            store
+                .conn
+                .query_row(
+                    "SELECT (SELECT count(*) FROM story_key_recent),
+                            (SELECT count(*) FROM story_key_hashes)",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap()
+        };
+        let fold = |store: &mut Store, max: i64| -> bool {
+            let tx = store.conn.transaction().unwrap();
+            let folded = fold_recent_keys(&tx, max).unwrap();
+            tx.commit().unwrap();
+            folded
+        };
+        store_item(
+            &mut store,
+            keyed("a", Some("https://a.example/1"), Some("f1")),
+        );
+        let a = store.story_of("a", "a").unwrap().unwrap();
+        assert_eq!(rows(&store), (2, 0));
+        store_item(&mut store, keyed("b", Some("https://a.example/1"), None));
+        assert_eq!(store.story_of("a", "b").unwrap(), Some(a));
+        assert_eq!(rows(&store), (2, 0), "a key found is not stored again");
+        assert!(!fold(&mut store, 3), "below the limit");
+        assert!(fold(&mut store, 2));
+        assert_eq!(rows(&store), (0, 2));
+        // Found in the large table now.
+        store_item(&mut store, keyed("c", None, Some("f1")));
+        assert_eq!(store.story_of("a", "c").unwrap(), Some(a));
+        store_item(&mut store, keyed("d", Some("https://d.example/4"), None));
+        let d = store.story_of("a", "d").unwrap().unwrap();
+        assert_ne!(d, a);
+        assert_eq!(rows(&store), (1, 2));
+        // A key in each table, of two stories: one story, every key re-pointed.
+        store_item(
+            &mut store,
+            keyed("e", Some("https://d.example/4"), Some("f1")),
+        );
+        assert_eq!(store.story_of("a", "d").unwrap(), Some(a));
+        assert_eq!(store.counts().unwrap(), (1, 5));
+        let elsewhere: i64 = store
+            .conn
+            .query_row(
+                "SELECT (SELECT count(*) FROM story_key_recent WHERE story_id != ?1)
+                      + (SELECT count(*) FROM story_key_hashes WHERE story_id != ?1)",
+                [a],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(elsewhere, 0);
+        assert!(fold(&mut store, 1));
+        assert_eq!(rows(&store), (0, 3));
+        store_item(&mut store, keyed("f", Some("https://d.example/4"), None));
+        assert_eq!(store.story_of("a", "f").unwrap(), Some(a));
+    }
+
+    #[test]
     fn an_entry_fetched_again_unchanged_looks_up_no_key() {
         let (mut store, _, store_item) = store_with_source();
         let lookups = |store: &Store| {
             store
                 .conn
-                .prepare_cached("SELECT story_id FROM story_key_hashes WHERE hash = ?1")
+                .prepare_cached(STORY_OF_KEY)
                 .unwrap()
                 .get_status(StatementStatus::Run)
         };

@@ -24,6 +24,7 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../migrations/0014_entry_hashes.sql")),
     M::up(include_str!("../../migrations/0015_story_key_hashes.sql")),
     M::up(include_str!("../../migrations/0016_wide_band_keys.sql")),
+    M::up(include_str!("../../migrations/0017_story_key_recent.sql")),
 ];
 
 /// The schema migrations, in order.

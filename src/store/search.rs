@@ -336,10 +336,12 @@ impl Store {
             }
         }
         // The deleted stories' exact keys (no cascade: see migration 0015), in one scan.
-        tx.execute(
-            "DELETE FROM story_key_hashes WHERE story_id NOT IN (SELECT id FROM stories)",
-            [],
-        )?;
+        for table in ["story_key_hashes", "story_key_recent"] {
+            tx.execute(
+                &format!("DELETE FROM {table} WHERE story_id NOT IN (SELECT id FROM stories)"),
+                [],
+            )?;
+        }
         tx.execute("DELETE FROM fetch_state WHERE source_id = ?1", [source_id])?;
         tx.execute("DELETE FROM sources WHERE id = ?1", [source_id])?;
         tx.commit()?;
