@@ -24,6 +24,9 @@
 //! has found its story stops. A run is deleted whole once all its stories have left
 //! the matching window.
 //!
+//! The cache also holds a filter over every exact key (`story_key_hashes` and
+//! `story_key_recent`), which the store tests before looking a key up.
+//!
 //! The tables are the source of truth: the cache is reloaded from them when another
 //! connection has written (`PRAGMA data_version`) and after a failed transaction, and a
 //! false positive of a filter only costs one block read.
@@ -242,6 +245,25 @@ impl CoarseFilter {
     fn insert(&mut self, hash: u64) {
         self.filter.insert_hash(hash);
         self.inserted += 1;
+    }
+
+    /// A filter holding every exact key hash (one scan of both tables).
+    fn over_exact_keys(tx: &Connection) -> Result<CoarseFilter> {
+        let keys: i64 = tx.query_row(
+            "SELECT (SELECT count(*) FROM story_key_hashes)
+                  + (SELECT count(*) FROM story_key_recent)",
+            [],
+            |r| r.get(0),
+        )?;
+        let mut exact = CoarseFilter::with_capacity(usize::try_from(keys).unwrap_or(0));
+        let mut hashes = tx.prepare(
+            "SELECT hash FROM story_key_hashes UNION ALL SELECT hash FROM story_key_recent",
+        )?;
+        let mut rows = hashes.query([])?;
+        while let Some(row) = rows.next()? {
+            exact.insert(exact_hash(row.get(0)?));
+        }
+        Ok(exact)
     }
 
     /// A filter holding every key of `lsh_blocks`.
@@ -541,6 +563,11 @@ pub(super) struct BandCache {
     any: CoarseFilter,
     /// Every pending key (and, after a prune, some that were).
     pending: CoarseFilter,
+    /// Every exact key (`story_key_hashes` and `story_key_recent`, and keys of a
+    /// story folded or purged since): nearly every key of a new entry is new, and a
+    /// filter test then replaces two B-tree seeks, which in a database larger than the
+    /// page cache mostly read a page (about 6 % of the 10 000-feed cold cycle's CPU).
+    exact: CoarseFilter,
 }
 
 impl std::fmt::Debug for BandCache {
@@ -590,6 +617,12 @@ impl Lookup {
 /// The hash a band key is filtered by.
 fn filter_hash(band: u32) -> u64 {
     xxh3_64(&band.to_be_bytes())
+}
+
+/// The hash an exact key ([`crate::dedup::key_hash`], itself a 64-bit hash) is
+/// filtered by.
+fn exact_hash(key: i64) -> u64 {
+    u64::from_ne_bytes(key.to_ne_bytes())
 }
 
 impl BandCache {
@@ -653,6 +686,7 @@ impl BandCache {
             filters: ColumnFilters::default(),
             next_run: sizes.last().map_or(1, |&(run, _, _)| run + 1),
             any: CoarseFilter::with_capacity(sizes.iter().map(|&(_, _, keys)| keys).sum()),
+            exact: CoarseFilter::over_exact_keys(tx)?,
         };
         let mut blocks = tx.prepare("SELECT id, pairs FROM lsh_blocks ORDER BY id")?;
         let mut rows = blocks.query([])?;
@@ -738,6 +772,22 @@ impl BandCache {
         let runs: std::collections::BTreeSet<i64> =
             self.columns.iter().flatten().map(|c| c.run).collect();
         runs.len()
+    }
+
+    /// Whether an exact key may be stored: `false` means it is not (no false negatives:
+    /// every key stored is added with [`BandCache::add_exact`], or was there at load).
+    pub(super) fn may_hold_exact(&self, key: i64) -> bool {
+        self.exact.filter.contains_hash(exact_hash(key))
+    }
+
+    /// Records an exact key just stored, rebuilding the filter from the tables when
+    /// it holds more keys than it was sized for.
+    pub(super) fn add_exact(&mut self, tx: &Connection, key: i64) -> Result<()> {
+        self.exact.insert(exact_hash(key));
+        if self.exact.full() {
+            self.exact = CoarseFilter::over_exact_keys(tx)?;
+        }
+        Ok(())
     }
 
     /// Adds one text's band keys to `story` (one row of `lsh_pending`), except those the
@@ -1064,6 +1114,30 @@ mod tests {
             .to_latest(&mut conn)
             .unwrap();
         conn
+    }
+
+    #[test]
+    fn the_exact_key_filter_holds_every_key_stored_past_its_first_size() {
+        let mut conn = migrated();
+        let tx = conn.transaction().unwrap();
+        let mut slot = None;
+        let cache = BandCache::current(&mut slot, &tx).unwrap();
+        let hash = |i: i64| i.wrapping_mul(0x9e37_79b9_7f4a_7c15_u64 as i64);
+        let mut insert = tx
+            .prepare("INSERT INTO story_key_recent (hash, story_id) VALUES (?1, 1)")
+            .unwrap();
+        let first_capacity = cache.exact.capacity;
+        let keys = first_capacity as i64 + 10_000;
+        for i in 0..keys {
+            insert.execute([hash(i)]).unwrap();
+            cache.add_exact(&tx, hash(i)).unwrap();
+        }
+        assert!(cache.exact.capacity > first_capacity, "rebuilt larger");
+        assert!((0..keys).all(|i| cache.may_hold_exact(hash(i))));
+        let strangers = (keys..keys + 10_000)
+            .filter(|&i| cache.may_hold_exact(hash(i)))
+            .count();
+        assert!(strangers < 1_000, "{strangers} false positives in 10 000");
     }
 
     #[test]
