@@ -25,7 +25,8 @@
 //! the matching window.
 //!
 //! The cache also holds a filter over every exact key (`story_key_hashes` and
-//! `story_key_recent`), which the store tests before looking a key up.
+//! `story_key_recent`), which the store tests before looking a key up; built once the
+//! lookups made without it would have paid for its scan ([`ExactKeys`]).
 //!
 //! The tables are the source of truth: the cache is reloaded from them when another
 //! connection has written (`PRAGMA data_version`) and after a failed transaction, and a
@@ -563,12 +564,34 @@ pub(super) struct BandCache {
     any: CoarseFilter,
     /// Every pending key (and, after a prune, some that were).
     pending: CoarseFilter,
-    /// Every exact key (`story_key_hashes` and `story_key_recent`, and keys of a
-    /// story folded or purged since): nearly every key of a new entry is new, and a
-    /// filter test then replaces two B-tree seeks, which in a database larger than the
-    /// page cache mostly read a page (about 6 % of the 10 000-feed cold cycle's CPU).
-    exact: CoarseFilter,
+    /// The filter over every exact key, once built.
+    exact: ExactKeys,
 }
+
+/// The filter over every exact key (`story_key_hashes` and `story_key_recent`, and
+/// keys of a story folded or purged since it was built): nearly every key of a new
+/// entry is new, and a filter test then replaces two B-tree seeks, which in a database
+/// larger than the page cache mostly read a page (about 6 % of the 10 000-feed cold
+/// cycle's CPU). Exact keys are kept for good, so building it scans the whole history;
+/// it is built once a connection has looked up as many keys without it as
+/// [`LOOKUPS_PER_KEY_SCANNED`] says the scan costs, so that a process that stores a
+/// few entries into a large database (a fetch run by cron) never pays for it, and
+/// one that stores many pays at most about twice what it would have with the filter
+/// from the start.
+enum ExactKeys {
+    Unbuilt {
+        /// Keys looked up in the tables so far.
+        looked_up: usize,
+        /// Build the filter past this many.
+        build_after: usize,
+    },
+    Built(CoarseFilter),
+}
+
+/// Exact keys scanned (counted, read, added to the filter) in the time of one lookup
+/// in the tables: a scan reads each key once from pages in order, a lookup seeks two
+/// B-trees, often into a page not in the cache.
+const LOOKUPS_PER_KEY_SCANNED: usize = 20;
 
 impl std::fmt::Debug for BandCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -686,7 +709,17 @@ impl BandCache {
             filters: ColumnFilters::default(),
             next_run: sizes.last().map_or(1, |&(run, _, _)| run + 1),
             any: CoarseFilter::with_capacity(sizes.iter().map(|&(_, _, keys)| keys).sum()),
-            exact: CoarseFilter::over_exact_keys(tx)?,
+            exact: ExactKeys::Unbuilt {
+                looked_up: 0,
+                // Two keys a story, at most (a link and a text).
+                build_after: 2 * usize::try_from(tx.query_row(
+                    "SELECT COALESCE(max(id), 0) FROM stories",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )?)
+                .unwrap_or(0)
+                    / LOOKUPS_PER_KEY_SCANNED,
+            },
         };
         let mut blocks = tx.prepare("SELECT id, pairs FROM lsh_blocks ORDER BY id")?;
         let mut rows = blocks.query([])?;
@@ -774,18 +807,36 @@ impl BandCache {
         runs.len()
     }
 
-    /// Whether an exact key may be stored: `false` means it is not (no false negatives:
-    /// every key stored is added with [`BandCache::add_exact`], or was there at load).
-    pub(super) fn may_hold_exact(&self, key: i64) -> bool {
-        self.exact.filter.contains_hash(exact_hash(key))
+    /// Whether an exact key may be stored, so that it must be looked up: `false` means
+    /// it is not (the filter has no false negatives: every key stored is added with
+    /// [`BandCache::add_exact`], or was in the tables when it was built). Always `true`
+    /// until the filter is built ([`ExactKeys`]); builds it when due.
+    pub(super) fn may_hold_exact(&mut self, tx: &Connection, key: i64) -> Result<bool> {
+        if let ExactKeys::Unbuilt {
+            looked_up,
+            build_after,
+        } = &mut self.exact
+        {
+            if *looked_up < *build_after {
+                *looked_up += 1;
+                return Ok(true);
+            }
+            self.exact = ExactKeys::Built(CoarseFilter::over_exact_keys(tx)?);
+        }
+        Ok(match &self.exact {
+            ExactKeys::Built(filter) => filter.filter.contains_hash(exact_hash(key)),
+            ExactKeys::Unbuilt { .. } => true,
+        })
     }
 
     /// Records an exact key just stored, rebuilding the filter from the tables when
     /// it holds more keys than it was sized for.
     pub(super) fn add_exact(&mut self, tx: &Connection, key: i64) -> Result<()> {
-        self.exact.insert(exact_hash(key));
-        if self.exact.full() {
-            self.exact = CoarseFilter::over_exact_keys(tx)?;
+        if let ExactKeys::Built(filter) = &mut self.exact {
+            filter.insert(exact_hash(key));
+            if filter.full() {
+                *filter = CoarseFilter::over_exact_keys(tx)?;
+            }
         }
         Ok(())
     }
@@ -1116,6 +1167,13 @@ mod tests {
         conn
     }
 
+    fn exact_capacity(cache: &BandCache) -> Option<usize> {
+        match &cache.exact {
+            ExactKeys::Built(filter) => Some(filter.capacity),
+            ExactKeys::Unbuilt { .. } => None,
+        }
+    }
+
     #[test]
     fn the_exact_key_filter_holds_every_key_stored_past_its_first_size() {
         let mut conn = migrated();
@@ -1123,21 +1181,52 @@ mod tests {
         let mut slot = None;
         let cache = BandCache::current(&mut slot, &tx).unwrap();
         let hash = |i: i64| i.wrapping_mul(0x9e37_79b9_7f4a_7c15_u64 as i64);
+        // No story stored: the filter is built at the first lookup.
+        assert!(!cache.may_hold_exact(&tx, hash(-1)).unwrap());
+        let first_capacity = exact_capacity(cache).unwrap();
         let mut insert = tx
             .prepare("INSERT INTO story_key_recent (hash, story_id) VALUES (?1, 1)")
             .unwrap();
-        let first_capacity = cache.exact.capacity;
         let keys = first_capacity as i64 + 10_000;
         for i in 0..keys {
             insert.execute([hash(i)]).unwrap();
             cache.add_exact(&tx, hash(i)).unwrap();
         }
-        assert!(cache.exact.capacity > first_capacity, "rebuilt larger");
-        assert!((0..keys).all(|i| cache.may_hold_exact(hash(i))));
+        assert!(
+            exact_capacity(cache).unwrap() > first_capacity,
+            "rebuilt larger"
+        );
+        assert!((0..keys).all(|i| cache.may_hold_exact(&tx, hash(i)).unwrap()));
         let strangers = (keys..keys + 10_000)
-            .filter(|&i| cache.may_hold_exact(hash(i)))
+            .filter(|&i| cache.may_hold_exact(&tx, hash(i)).unwrap())
             .count();
         assert!(strangers < 1_000, "{strangers} false positives in 10 000");
+    }
+
+    #[test]
+    fn the_exact_key_filter_is_built_once_lookups_would_have_paid_for_its_scan() {
+        let mut conn = migrated();
+        conn.execute_batch(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 100)
+             INSERT INTO stories (id, first_seen) SELECT i, 0 FROM n;
+             INSERT INTO story_key_hashes (hash, story_id) SELECT id * 2, id FROM stories;
+             INSERT INTO story_key_recent (hash, story_id) SELECT id * 2 + 1, id FROM stories;",
+        )
+        .unwrap();
+        let tx = conn.transaction().unwrap();
+        let mut slot = None;
+        let cache = BandCache::current(&mut slot, &tx).unwrap();
+        // 200 keys at most, scanned in the time of 10 lookups.
+        for _ in 0..10 {
+            assert!(cache.may_hold_exact(&tx, -7).unwrap(), "looked up");
+        }
+        assert_eq!(exact_capacity(cache), None);
+        assert!(
+            !cache.may_hold_exact(&tx, -7).unwrap(),
+            "the filter answers"
+        );
+        assert!(exact_capacity(cache).is_some());
+        assert!((2..=201).all(|k| cache.may_hold_exact(&tx, k).unwrap()));
     }
 
     #[test]

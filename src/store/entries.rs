@@ -227,7 +227,7 @@ impl Store {
         let found = items
             .iter()
             .map(|item| {
-                match find_stories(&mut story_of_key, lsh.cache, item)?
+                match find_stories(&tx, &mut story_of_key, lsh.cache, item)?
                     .stories
                     .first()
                 {
@@ -341,9 +341,8 @@ fn fold_recent_keys(tx: &Connection, max: i64) -> Result<bool> {
         return Ok(false);
     }
     tx.prepare_cached(
-        "INSERT INTO story_key_hashes (hash, story_id)
-         SELECT hash, story_id FROM story_key_recent WHERE true ORDER BY hash
-         ON CONFLICT DO NOTHING",
+        "INSERT OR IGNORE INTO story_key_hashes (hash, story_id)
+         SELECT hash, story_id FROM story_key_recent ORDER BY hash",
     )?
     .execute([])?;
     tx.prepare_cached("DELETE FROM story_key_recent")?
@@ -529,7 +528,7 @@ fn upsert_entry<'a>(
         report.unchanged += 1;
         return Ok(());
     }
-    let exact = find_stories(&mut statements.story_of_key, lsh.cache, item)?;
+    let exact = find_stories(tx, &mut statements.story_of_key, lsh.cache, item)?;
     let matches = &exact.stories;
     if existing.is_none() {
         existing = rekeyed_entry(tx, source_id, item, matches)?;
@@ -913,12 +912,16 @@ fn story_keys(item: &Item) -> impl Iterator<Item = (KeyKind, i64)> {
 /// statement of [`STORY_OF_KEY`]). A key that `cache`'s filter says is not stored is
 /// not looked up.
 fn find_stories(
+    tx: &Connection,
     story_of_key: &mut rusqlite::Statement<'_>,
-    cache: &BandCache,
+    cache: &mut BandCache,
     item: &Item,
 ) -> Result<ExactMatches> {
     let mut found = ExactMatches::default();
-    for (kind, hash) in story_keys(item).filter(|&(_, hash)| cache.may_hold_exact(hash)) {
+    for (kind, hash) in story_keys(item) {
+        if !cache.may_hold_exact(tx, hash)? {
+            continue;
+        }
         if let Some(id) = story_of_key
             .query_row([hash], |r| r.get::<_, i64>(0))
             .optional()?
