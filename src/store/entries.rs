@@ -327,8 +327,9 @@ const STORY_OF_KEY: &str = "SELECT story_id FROM story_key_recent WHERE hash = ?
 /// on a random leaf page, and each page a transaction changes is one page written to
 /// the WAL; the small table's few dozen pages are rewritten by every transaction
 /// anyway, and a fold writes each of the large table's leaf pages once for all the keys
-/// it moves. At 32 768 keys (~70 pages of 8 KiB) the two costs are about equal in the
-/// 10 000-feed cold cycle, where a key cost about a page before (BENCHMARKS.md).
+/// it moves. By estimate, 32 768 keys (~70 pages of 8 KiB) make the two costs about
+/// equal in the 10 000-feed cold cycle (~800 keys a transaction, ~1 600 leaf pages),
+/// where a key cost about a page before (BENCHMARKS.md).
 const KEYS_RECENT_MAX: i64 = 32_768;
 
 /// Moves the exact keys of `story_key_recent` into `story_key_hashes` when it holds
