@@ -322,6 +322,9 @@ fn write_transaction(
 const STORY_OF_KEY: &str = "SELECT story_id FROM story_key_recent WHERE hash = ?1
      UNION ALL SELECT story_id FROM story_key_hashes WHERE hash = ?1 LIMIT 1";
 
+/// The tables holding exact keys: a key is in one of them (see [`STORY_OF_KEY`]).
+pub(super) const EXACT_KEY_TABLES: [&str; 2] = ["story_key_hashes", "story_key_recent"];
+
 /// Rows of `story_key_recent` at which a write transaction moves them into
 /// `story_key_hashes` ([`fold_recent_keys`]). Each key added to the large table lands
 /// on a random leaf page, and each page a transaction changes is one page written to
@@ -1002,12 +1005,15 @@ fn merge_stories(tx: &Connection, lsh: &mut Lsh<'_>, target: i64, others: &[i64]
         }
         tx.prepare_cached("UPDATE entries SET story_id = ?1 WHERE story_id = ?2")?
             .execute(params![survivor, old])?;
-        // One scan: the hashed keys have no story_id index (migration 0015), which a
-        // copy's write would pay for on every entry to serve this rare fold.
-        tx.prepare_cached("UPDATE story_key_hashes SET story_id = ?1 WHERE story_id = ?2")?
+        // One scan of each table: the hashed keys have no story_id index (migration
+        // 0015), which a copy's write would pay for on every entry to serve this rare
+        // fold.
+        for table in EXACT_KEY_TABLES {
+            tx.prepare_cached(&format!(
+                "UPDATE {table} SET story_id = ?1 WHERE story_id = ?2"
+            ))?
             .execute(params![survivor, old])?;
-        tx.prepare_cached("UPDATE story_key_recent SET story_id = ?1 WHERE story_id = ?2")?
-            .execute(params![survivor, old])?;
+        }
         tx.prepare_cached(
             "UPDATE stories SET first_seen = min(first_seen, (SELECT first_seen FROM stories WHERE id = ?2))
              WHERE id = ?1",

@@ -335,8 +335,9 @@ impl Store {
                 orphan.execute([story])?;
             }
         }
-        // The deleted stories' exact keys (no cascade: see migration 0015), in one scan.
-        for table in ["story_key_hashes", "story_key_recent"] {
+        // The deleted stories' exact keys (no cascade: see migration 0015), in one scan
+        // of each table.
+        for table in super::entries::EXACT_KEY_TABLES {
             tx.execute(
                 &format!("DELETE FROM {table} WHERE story_id NOT IN (SELECT id FROM stories)"),
                 [],
