@@ -34,7 +34,6 @@
 
 use std::collections::BTreeMap;
 
-use fastbloom::BloomFilter;
 use rusqlite::{Connection, params};
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -113,9 +112,11 @@ const GROUP: usize = 8;
 
 /// Fewest keys the filters over all runs and over the pending keys are sized for.
 const ANY_MIN_KEYS: usize = 100_000;
-/// False-positive rate of the filter over all runs: a false positive only sends the key
-/// on to the runs' own filters, so it can be coarse (~0.8 bytes per key).
-const ANY_FALSE_POSITIVES: f64 = 0.05;
+/// Bits per key of the coarse filters ([`CoarseFilter`]): about 3 % false positives
+/// (measured: 3.3 %; fastbloom's at 5 % took ~6.2 bits a key). A false positive of the
+/// filter over all runs only sends the key on to the runs' own filters, and one of the
+/// exact keys' filter costs one lookup.
+const COARSE_BITS_PER_KEY: usize = 8;
 
 /// The id of block `block` of run `run` in `lsh_blocks`.
 fn block_id(run: i64, block: usize) -> i64 {
@@ -200,7 +201,11 @@ fn find_in_block(block: &[u8], key: i64, window: i64, found: &mut Vec<(i64, i64)
 }
 
 /// A coarse Bloom filter over many keys, sized for twice the keys it was built with
-/// and rebuilt when more have been added, so that it does not fill up. Two are kept:
+/// and rebuilt when more have been added, so that it does not fill up. Split-block
+/// (sbbf-rs-safe): a key's bits are in one 32-byte block, so a test is one cache miss,
+/// where fastbloom's filter (5 %) tested ~4 bits anywhere in megabytes, a miss each,
+/// and every key of a syndicated copy passes all of them (the merge at 100k stories
+/// took ~8 % less, BENCHMARKS.md). Three are kept:
 /// - over the keys of every run, tested before the runs' own filters: nearly every key
 ///   of a new story is in no run, and one test then replaces one per run, however many
 ///   runs the window holds. Rebuilt from `lsh_blocks` (one scan). Not after a prune:
@@ -209,9 +214,10 @@ fn find_in_block(block: &[u8], key: i64, window: i64, found: &mut Vec<(i64, i64)
 ///   capacity, it does not fill up. A rebuild at every prune that dropped a run scanned
 ///   the whole window for each run that left it (a tenth of the dedup bench's ingest);
 ///   now the window is scanned once per window's worth of keys added;
-/// - over the pending keys (see [`CoarseFilter::over_pending`]).
+/// - over the pending keys (see [`CoarseFilter::over_pending`]);
+/// - over every exact key ([`ExactKeys`]).
 struct CoarseFilter {
-    filter: BloomFilter,
+    filter: sbbf_rs_safe::Filter,
     capacity: usize,
     inserted: usize,
 }
@@ -220,7 +226,7 @@ impl CoarseFilter {
     fn with_capacity(keys: usize) -> CoarseFilter {
         let capacity = (2 * keys).max(ANY_MIN_KEYS);
         CoarseFilter {
-            filter: BloomFilter::with_false_pos(ANY_FALSE_POSITIVES).expected_items(capacity),
+            filter: sbbf_rs_safe::Filter::new(COARSE_BITS_PER_KEY, capacity),
             capacity,
             inserted: 0,
         }
@@ -246,6 +252,11 @@ impl CoarseFilter {
     fn insert(&mut self, hash: u64) {
         self.filter.insert_hash(hash);
         self.inserted += 1;
+    }
+
+    /// Whether the filter may hold `hash` (`false`: it was never inserted).
+    fn contains(&self, hash: u64) -> bool {
+        self.filter.contains_hash(hash)
     }
 
     /// A filter holding every exact key hash (one scan of both tables).
@@ -827,7 +838,7 @@ impl BandCache {
             self.exact = ExactKeys::Built(CoarseFilter::over_exact_keys(tx)?);
         }
         Ok(match &self.exact {
-            ExactKeys::Built(filter) => filter.filter.contains_hash(exact_hash(key)),
+            ExactKeys::Built(filter) => filter.contains(exact_hash(key)),
             ExactKeys::Unbuilt { .. } => true,
         })
     }
@@ -899,7 +910,7 @@ impl BandCache {
             // The filter over the pending keys holds every one: when it does not hold
             // this one, the pair is new without a search.
             let hash = filter_hash(key.band);
-            let maybe_held = self.pending.filter.contains_hash(hash);
+            let maybe_held = self.pending.contains(hash);
             if self.recent.insert((band, story), maybe_held) {
                 packed.extend_from_slice(&key.band.to_be_bytes());
                 checks.extend_from_slice(&key.check.to_be_bytes());
@@ -943,7 +954,7 @@ impl BandCache {
                 continue;
             };
             let hash = filter_hash(key.band);
-            if self.pending.filter.contains_hash(hash) {
+            if self.pending.contains(hash) {
                 // The key itself, and its band's key stored before migration 0016.
                 let legacy = Key { check: 0, ..key }.value();
                 for k in std::iter::once(band).chain((legacy != band).then_some(legacy)) {
@@ -952,7 +963,7 @@ impl BandCache {
                         .extend(self.recent.stories_of(k, window).map(|story| (band, story)));
                 }
             }
-            if !self.any.filter.contains_hash(hash) {
+            if !self.any.contains(hash) {
                 continue;
             }
             slots.clear();
