@@ -3,6 +3,9 @@
 //! `cargo bench --bench dedup` (set ROUNDUP_BENCH_SIZES=10000,100000 to skip 1M,
 //! ROUNDUP_BENCH_BATCH=1000 for 1 000-entry transactions, and ROUNDUP_BENCH_NO_LSH=1 for
 //! entries without LSH band keys, to see the near-duplicate share of the ingest).
+//! ROUNDUP_BENCH_MERGE_LOOP=600 times 600 batches of copies in a loop instead (the
+//! merge alone, one figure per size), and ROUNDUP_BENCH_PERF_CTL=<fifo> enables `perf
+//! record -D -1 --control fifo:<fifo>` around each timed batch only.
 //!
 //! Three measurements per size, each on fresh batches of 100 entries: new stories
 //! (lookup finds nothing, a story is created) and near-duplicates of one of the last
@@ -219,12 +222,52 @@ fn build(dir: &std::path::Path, n: u64) -> Store {
     store
 }
 
+/// ROUNDUP_BENCH_MERGE_LOOP: batches of copies to time in a plain loop instead of the
+/// criterion groups (more batches than criterion's samples, and one figure to compare).
+fn merge_loop_rounds() -> Option<usize> {
+    std::env::var("ROUNDUP_BENCH_MERGE_LOOP")
+        .ok()
+        .and_then(|s| s.parse().ok())
+}
+
+/// Stores a batch of new stories (not timed), then times the store write of a batch of
+/// copies of the last day's stories (lookup, verification, the merge, the commit).
+/// Returns the time and how many copies joined their story.
+fn timed_merge(
+    store: &mut Store,
+    workload: &mut Workload,
+    perf: &mut Option<std::fs::File>,
+) -> (Duration, usize) {
+    use std::io::Write;
+    let (stories, now) = workload.stories();
+    store
+        .store_fetch("bench", &meta(), None, &stories, policy(), now)
+        .unwrap();
+    let (batch, _) = workload.copies();
+    if let Some(ctl) = perf.as_mut() {
+        ctl.write_all(b"enable\n").unwrap();
+    }
+    let started = Instant::now();
+    let report = store
+        .store_fetch("bench", &meta(), None, &batch, policy(), now)
+        .unwrap();
+    let took = started.elapsed();
+    if let Some(ctl) = perf.as_mut() {
+        ctl.write_all(b"disable\n").unwrap();
+    }
+    (took, report.merged)
+}
+
 fn bench(c: &mut Criterion) {
     let sizes: Vec<u64> = std::env::var("ROUNDUP_BENCH_SIZES")
         .ok()
         .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![10_000, 100_000, 1_000_000]);
     let batch_len = batch_size();
+    // ROUNDUP_BENCH_PERF_CTL: a `perf record --control fifo:…` FIFO, enabled around
+    // each timed batch of copies only.
+    let mut perf = std::env::var_os("ROUNDUP_BENCH_PERF_CTL")
+        .map(|path| std::fs::OpenOptions::new().write(true).open(path).unwrap());
     for n in sizes {
         let dir = tempfile::tempdir().unwrap();
         drop(build(dir.path(), n));
@@ -249,6 +292,22 @@ fn bench(c: &mut Criterion) {
             tag: 0,
             len: batch_len,
         };
+        if let Some(rounds) = merge_loop_rounds() {
+            let (mut timed, mut merged) = (Duration::ZERO, 0);
+            for _ in 0..rounds {
+                let (took, merges) = timed_merge(&mut store, &mut workload, &mut perf);
+                timed += took;
+                merged += merges;
+            }
+            let copies = rounds * batch_len;
+            eprintln!(
+                "merge loop at {n}: {:.1} µs a copy ({copies} copies in {rounds} transactions, \
+                 {merged} merged into their story), peak RSS {} MiB",
+                timed.as_secs_f64() * 1e6 / copies.max(1) as f64,
+                rss_kib() / 1024
+            );
+            continue;
+        }
         let mut group = c.benchmark_group("dedup_lookup_per_entry");
         group
             .sample_size(20)
@@ -291,18 +350,10 @@ fn bench(c: &mut Criterion) {
             b.iter_custom(|iters| {
                 let mut timed = Duration::ZERO;
                 for _ in 0..iters {
-                    let (stories, now) = workload.stories();
-                    store
-                        .store_fetch("bench", &meta(), None, &stories, policy(), now)
-                        .unwrap();
-                    let (batch, _) = workload.copies();
-                    let started = Instant::now();
-                    let report = store
-                        .store_fetch("bench", &meta(), None, &batch, policy(), now)
-                        .unwrap();
-                    timed += started.elapsed();
+                    let (took, merges) = timed_merge(&mut store, &mut workload, &mut perf);
+                    timed += took;
                     copies += batch_len;
-                    merged += report.merged;
+                    merged += merges;
                 }
                 timed
             });
