@@ -112,10 +112,14 @@ const GROUP: usize = 8;
 
 /// Fewest keys the filters over all runs and over the pending keys are sized for.
 const ANY_MIN_KEYS: usize = 100_000;
-/// Bits per key of the coarse filters ([`CoarseFilter`]): about 3 % false positives
-/// (measured: 3.3 %; fastbloom's at 5 % took ~6.2 bits a key). A false positive of the
-/// filter over all runs only sends the key on to the runs' own filters, and one of the
-/// exact keys' filter costs one lookup.
+/// Bits per key of the coarse filters' capacity ([`CoarseFilter`]). Measured at 0.2-4
+/// million keys, a test took 4-9 ns against fastbloom's 13-32 (its filters at 5 % took
+/// ~6.2 bits a key). At 8 bits a full filter has 3.3 % false positives, and one half
+/// full, as it is built, far fewer. At 6 bits (10 % full, 0.5 % half full, the memory
+/// fastbloom's took) the 1 000-feed cold cycle was no faster than with fastbloom, where
+/// at 8 bits it was faster in 10 of 11 alternated pairs: in a fetch cycle most keys are
+/// new, and each false positive of the filter over all runs is tested against every
+/// run's filter, each of the exact keys' filter a lookup (BENCHMARKS.md).
 const COARSE_BITS_PER_KEY: usize = 8;
 
 /// The id of block `block` of run `run` in `lsh_blocks`.
@@ -204,7 +208,7 @@ fn find_in_block(block: &[u8], key: i64, window: i64, found: &mut Vec<(i64, i64)
 /// and rebuilt when more have been added, so that it does not fill up. Split-block
 /// (sbbf-rs-safe): a key's bits are in one 32-byte block, so a test is one cache miss,
 /// where fastbloom's filter (5 %) tested ~4 bits anywhere in megabytes, a miss each,
-/// and every key of a syndicated copy passes all of them (the merge at 100k stories
+/// and every key of a syndicated copy passes all of them (the merges at 100k stories
 /// took ~8 % less, BENCHMARKS.md). Three are kept:
 /// - over the keys of every run, tested before the runs' own filters: nearly every key
 ///   of a new story is in no run, and one test then replaces one per run, however many
@@ -252,6 +256,14 @@ impl CoarseFilter {
     fn insert(&mut self, hash: u64) {
         self.filter.insert_hash(hash);
         self.inserted += 1;
+    }
+
+    /// Frees the filter's memory before a rebuild, so that the old and the new one are
+    /// not in memory at once. The filter then holds nothing, and says so of every
+    /// key: only for the rebuild that follows in the same write, which, should it fail,
+    /// fails the write, and the store then drops the whole cache.
+    fn release(&mut self) {
+        *self = CoarseFilter::with_capacity(0);
     }
 
     /// Whether the filter may hold `hash` (`false`: it was never inserted).
@@ -849,6 +861,7 @@ impl BandCache {
         if let ExactKeys::Built(filter) = &mut self.exact {
             filter.insert(exact_hash(key));
             if filter.full() {
+                filter.release();
                 *filter = CoarseFilter::over_exact_keys(tx)?;
             }
         }
@@ -1046,6 +1059,7 @@ impl BandCache {
         tx.prepare_cached("DELETE FROM lsh_pending")?.execute([])?;
         self.pending = CoarseFilter::over_pending(&self.recent);
         if self.any.inserted > self.any.capacity {
+            self.any.release();
             self.any = CoarseFilter::build(tx)?;
         }
         Ok(true)
