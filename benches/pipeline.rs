@@ -2,8 +2,7 @@
 //!
 //! * `parse_normalize`: feed bytes → feed-rs → roundup items (plain text, keys,
 //!   shingles, LSH bands), reported in MB/s over RSS and Atom feeds of ~84 KB;
-//! * `minhash_signature`: the MinHash signatures of those feeds' items, as dispatched
-//!   (AVX-512 where the processor has it) and on the portable path;
+//! * `minhash_signature`: the MinHash signatures of those feeds' items;
 //! * `store_write`: one feed (40 items) written with `store_fetch`, and a group of 32
 //!   feeds written in one transaction with `store_fetches` (what the pipeline does), into
 //!   a database already holding ~10k stories; every measured item is new;
@@ -147,9 +146,8 @@ fn parse_normalize(c: &mut Criterion) {
     group.finish();
 }
 
-/// The MinHash signatures of the items of 8 feeds (their shingle sets made beforehand):
-/// as `minhash::signature` dispatches (eight permutations at a time with AVX-512), and
-/// one permutation at a time (`minhash::scalar_signature`, every other processor).
+/// The MinHash signatures of the items of 8 feeds (their shingle sets made beforehand;
+/// one-permutation signatures since migration 0018).
 fn minhash_signature(c: &mut Criterion) {
     let now = Utc::now();
     let sets: Vec<Vec<u64>> = feeds::generate(8)
@@ -161,18 +159,11 @@ fn minhash_signature(c: &mut Criterion) {
         .collect();
     let mut group = c.benchmark_group("minhash_signature");
     group.throughput(Throughput::Elements(sets.len() as u64));
-    group.bench_function("dispatched", |b| {
+    group.bench_function("one_permutation", |b| {
         b.iter(|| {
             sets.iter()
                 .filter_map(|s| minhash::signature(s))
                 .map(|sig| sig[0])
-                .fold(0, u64::wrapping_add)
-        });
-    });
-    group.bench_function("scalar", |b| {
-        b.iter(|| {
-            sets.iter()
-                .map(|s| minhash::scalar_signature(s)[0])
                 .fold(0, u64::wrapping_add)
         });
     });

@@ -155,6 +155,52 @@ fn blob<'r>(row: &'r rusqlite::Row<'_>, i: usize) -> rusqlite::Result<&'r [u8]> 
     })
 }
 
+/// Migration 0018: replaces every band key with those `keys_of` makes of the titles and
+/// summaries of the entries of the stories the index held, one `lsh_pending` row per
+/// story (its entries' keys, each once). Returns the number of keys written.
+pub(super) fn recompute_keys(
+    tx: &Connection,
+    keys_of: impl Fn(&str, &str) -> Vec<i64>,
+) -> rusqlite::Result<usize> {
+    let mut stories = std::collections::BTreeSet::new();
+    {
+        let mut pending = tx.prepare("SELECT story_id FROM lsh_pending")?;
+        let mut rows = pending.query([])?;
+        while let Some(row) = rows.next()? {
+            stories.insert(row.get::<_, i64>(0)?);
+        }
+        let mut blocks = tx.prepare("SELECT pairs FROM lsh_blocks")?;
+        let mut rows = blocks.query([])?;
+        while let Some(row) = rows.next()? {
+            stories.extend(pairs(blob(row, 0)?).map(|(_, story)| story));
+        }
+    }
+    tx.execute_batch("DELETE FROM lsh_blocks; DELETE FROM lsh_pending;")?;
+    let mut texts = tx.prepare("SELECT title, summary FROM entries WHERE story_id = ?1")?;
+    let mut insert = tx.prepare(PENDING_INSERT)?;
+    let mut written = 0;
+    for story in stories {
+        let mut keys: Vec<Key> = Vec::new();
+        let mut rows = texts.query([story])?;
+        while let Some(row) = rows.next()? {
+            let (title, summary): (String, String) = (row.get(0)?, row.get(1)?);
+            for key in keys_of(&title, &summary).into_iter().filter_map(Key::of) {
+                if !keys.contains(&key) {
+                    keys.push(key);
+                }
+            }
+        }
+        if keys.is_empty() {
+            continue;
+        }
+        let bands: Vec<u8> = keys.iter().flat_map(|k| k.band.to_be_bytes()).collect();
+        let checks: Vec<u8> = keys.iter().flat_map(|k| k.check.to_be_bytes()).collect();
+        insert.execute(params![story, bands, checks])?;
+        written += keys.len();
+    }
+    Ok(written)
+}
+
 /// The `(key, story)` pairs of a block, in order.
 fn pairs(block: &[u8]) -> impl Iterator<Item = (Key, i64)> + '_ {
     block.chunks_exact(PAIR_BYTES).map(|p| {

@@ -1228,6 +1228,96 @@ mod tests {
     }
 
     #[test]
+    fn migration_0018_recomputes_the_band_keys_of_the_stories_the_index_held() {
+        // A database as migration 0017 left it: band keys made by the signatures before
+        // (here, keys no text has), the SCO story's in a run, the ECO story's pending,
+        // and a third story's keys already pruned (out of the window).
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("roundup.db");
+        let config = crate::config::parse_str(
+            "[[sources]]\nid = \"a\"\nurl = \"https://a.example/feed\"\n\
+             [[sources]]\nid = \"b\"\nurl = \"https://b.example/feed\"\n",
+            std::path::Path::new("/t/roundup.toml"),
+        )
+        .unwrap();
+        let (now, policy) = (Utc::now(), config.dedup.policy());
+        let old = "Kazakhstan's parliament approved a law on Monday that raises the \
+            retirement age for women by three years, phased in from next January, after \
+            a debate in which opposition deputies called for a referendum instead.";
+        let (sco, eco, pruned) = {
+            let mut store = Store::open(&path).unwrap();
+            store.sync_sources(&config.sources, now).unwrap();
+            let items = [
+                item(
+                    "sco",
+                    "Russia Wants Taliban To Participate In SCO Meetings",
+                    SCO,
+                ),
+                item("eco", "Taliban not invited to ECO meeting in Mashhad", ECO),
+                item("old", "Kazakhstan raises the retirement age", old),
+            ];
+            store
+                .store_fetch("a", &meta(), None, &items, policy, now)
+                .unwrap();
+            let story = |key| store.story_of("a", key).unwrap().unwrap();
+            let stories = (story("sco"), story("eco"), story("old"));
+            let mut pair = vec![1, 2, 3, 4, 0, 1];
+            pair.extend_from_slice(&stories.0.to_be_bytes()[2..]);
+            store
+                .conn
+                .execute_batch(&format!(
+                    "DELETE FROM lsh_blocks; DELETE FROM lsh_pending;
+                     INSERT INTO lsh_blocks (id, pairs) VALUES ({}, x'{}');
+                     INSERT INTO lsh_pending (story_id, bands, checks)
+                         VALUES ({}, x'05060708', x'0001');
+                     PRAGMA user_version = 17;",
+                    1i64 << 32,
+                    pair.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+                    stories.1
+                ))
+                .unwrap();
+            stories
+        };
+        let mut store = Store::open(&path).unwrap();
+        let mut pending: Vec<(i64, Vec<u8>)> = store
+            .conn
+            .prepare("SELECT story_id, bands FROM lsh_pending ORDER BY story_id")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(band_keys(&store).1, 0, "the old runs are gone");
+        let stories: Vec<i64> = pending.iter().map(|(s, _)| *s).collect();
+        assert_eq!(stories, [sco, eco], "not {pruned}, whose keys were pruned");
+        // Each story's keys are its text's, as a new entry of that text would store them.
+        pending.sort();
+        for ((_, bands), (title, text)) in pending.iter().zip([
+            ("Russia Wants Taliban To Participate In SCO Meetings", SCO),
+            ("Taliban not invited to ECO meeting in Mashhad", ECO),
+        ]) {
+            let expected: Vec<u8> = dedup::entry_bands(title, text)
+                .iter()
+                .flat_map(|k| u32::try_from(k >> 16).unwrap().to_be_bytes())
+                .collect();
+            assert_eq!(bands, &expected);
+        }
+        // A syndicated copy (another outlet, a lower-cased headline, the last clause
+        // dropped) now joins the SCO story by its band keys; the ECO story stays apart.
+        let copy = item(
+            "copy",
+            "russia wants taliban to participate in sco meetings",
+            SCO.rsplit_once(", and called").unwrap().0,
+        );
+        let report = store
+            .store_fetch("b", &meta(), None, &[copy], policy, now)
+            .unwrap();
+        assert_eq!(report.merged, 1);
+        assert_eq!(store.story_of("b", "copy").unwrap(), Some(sco));
+        assert_ne!(sco, eco);
+    }
+
+    #[test]
     fn an_entry_sharing_exact_keys_with_two_stories_makes_them_one() {
         let (mut store, _, store_item) = store_with_source();
         store_item(

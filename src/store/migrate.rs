@@ -27,9 +27,30 @@ const MIGRATIONS: &[M<'static>] = &[
     M::up(include_str!("../../migrations/0017_story_key_recent.sql")),
 ];
 
-/// The schema migrations, in order.
+/// The schema migrations, in order: [`MIGRATIONS`], then those with a hook (Rust run
+/// after their SQL, in the same transaction).
 pub(crate) fn migrations() -> Migrations<'static> {
-    Migrations::from_slice(MIGRATIONS)
+    let mut all = MIGRATIONS.to_vec();
+    all.push(M::up_with_hook(
+        include_str!("../../migrations/0018_one_permutation_bands.sql"),
+        recompute_band_keys,
+    ));
+    Migrations::new(all)
+}
+
+/// Migrations with a hook, after [`MIGRATIONS`].
+const HOOKED: usize = 1;
+
+/// Migration 0018's hook: every band key recomputed with one-permutation signatures
+/// (see the migration's file). Each stored entry's title and summary are what its keys
+/// were made from when it was stored (`normalize::normalize_entry`).
+fn recompute_band_keys(tx: &rusqlite::Transaction<'_>) -> rusqlite_migration::HookResult {
+    let keys = super::bands::recompute_keys(tx, |title, summary| {
+        let keys = crate::dedup::entry_text_keys(title, summary);
+        crate::dedup::candidate_keys(&keys.shingles, keys.lead, &keys.headline)
+    })?;
+    tracing::info!(keys, "migration 0018: near-duplicate band keys recomputed");
+    Ok(())
 }
 
 /// SQL functions the migrations call, registered on every connection before they run:
@@ -52,7 +73,7 @@ pub(crate) fn register_functions(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 /// Number of migrations shipped (the `user_version` of an up-to-date database).
-pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
+pub const SCHEMA_VERSION: usize = MIGRATIONS.len() + HOOKED;
 
 #[cfg(test)]
 mod tests {
@@ -187,8 +208,8 @@ mod tests {
             .unwrap();
         assert_eq!(recent, (7, 2));
         // Migration 0012: every key, in a run or recent, becomes pending, packed as a
-        // 4-byte big-endian integer.
-        migrations().to_latest(&mut conn).unwrap();
+        // 4-byte big-endian integer (until 0018, which recomputes them from entries).
+        migrations().to_version(&mut conn, 17).unwrap();
         let pending: Vec<(i64, Vec<u8>)> = conn
             .prepare("SELECT story_id, bands FROM lsh_pending ORDER BY bands")
             .unwrap()

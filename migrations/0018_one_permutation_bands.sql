@@ -1,0 +1,8 @@
+-- roundup schema 18: near-duplicate band keys from one-permutation MinHash signatures
+-- (src/dedup/minhash.rs), which take one multiply per shingle where the signatures
+-- before took 72. A band key made before matches no key made now, so this migration's
+-- hook (recompute_band_keys in src/store/migrate.rs) replaces every key in lsh_blocks
+-- and lsh_pending: it recomputes the keys of the stories they held (those within the
+-- matching window at the last prune) from their entries' stored titles and summaries,
+-- as one lsh_pending row per story. The next write turns them into runs. Exact keys
+-- (story_key_hashes, story_key_recent) do not change.
