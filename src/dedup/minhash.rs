@@ -118,8 +118,8 @@ fn enough_shingles(hashes: &[u64]) -> bool {
 /// depends on the bin alone ([`PROBES`]), the same for every text. Two texts then
 /// agree in each position with probability equal to their shingles' Jaccard similarity,
 /// as with one permutation per position (what this replaced in migration 0018), at one
-/// multiply per shingle instead of [`HASHES`]: ~1.4 µs a 300-shingle text against ~7 µs
-/// with AVX-512 (BENCHMARKS.md).
+/// multiply per shingle instead of [`HASHES`]: 0.9 µs a signature of the pipeline
+/// bench's items against 3.5–4.7 µs with AVX-512 (BENCHMARKS.md).
 pub fn signature(shingles: &[u64]) -> Option<[u64; HASHES]> {
     if !enough_shingles(shingles) {
         return None;
