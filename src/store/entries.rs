@@ -1279,7 +1279,7 @@ mod tests {
             stories
         };
         let mut store = Store::open(&path).unwrap();
-        let mut pending: Vec<(i64, Vec<u8>)> = store
+        let pending: Vec<(i64, Vec<u8>)> = store
             .conn
             .prepare("SELECT story_id, bands FROM lsh_pending ORDER BY story_id")
             .unwrap()
@@ -1291,7 +1291,6 @@ mod tests {
         let stories: Vec<i64> = pending.iter().map(|(s, _)| *s).collect();
         assert_eq!(stories, [sco, eco], "not {pruned}, whose keys were pruned");
         // Each story's keys are its text's, as a new entry of that text would store them.
-        pending.sort();
         for ((_, bands), (title, text)) in pending.iter().zip([
             ("Russia Wants Taliban To Participate In SCO Meetings", SCO),
             ("Taliban not invited to ECO meeting in Mashhad", ECO),
@@ -1303,7 +1302,7 @@ mod tests {
             assert_eq!(bands, &expected);
         }
         // A syndicated copy (another outlet, a lower-cased headline, the last clause
-        // dropped) now joins the SCO story by its band keys; the ECO story stays apart.
+        // dropped; no exact key in common) now joins the SCO story by its band keys.
         let copy = item(
             "copy",
             "russia wants taliban to participate in sco meetings",
@@ -1314,7 +1313,6 @@ mod tests {
             .unwrap();
         assert_eq!(report.merged, 1);
         assert_eq!(store.story_of("b", "copy").unwrap(), Some(sco));
-        assert_ne!(sco, eco);
     }
 
     #[test]
