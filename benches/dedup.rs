@@ -4,8 +4,8 @@
 //! ROUNDUP_BENCH_BATCH=1000 for 1 000-entry transactions, and ROUNDUP_BENCH_NO_LSH=1 for
 //! entries without LSH band keys, to see the near-duplicate share of the ingest).
 //! ROUNDUP_BENCH_MERGE_LOOP=600 times 600 batches of copies in a loop instead (the
-//! merge alone, one figure per size), and ROUNDUP_BENCH_PERF_CTL=<fifo> enables `perf
-//! record -D -1 --control fifo:<fifo>` around each timed batch only.
+//! merge alone, one figure per size), and ROUNDUP_BENCH_PERF_CTL=<ctl>,<ack> enables
+//! `perf record -D -1 --control fifo:<ctl>,<ack>` around each timed batch only.
 //!
 //! Three measurements per size, each on fresh batches of 100 entries: new stories
 //! (lookup finds nothing, a story is created) and near-duplicates of one of the last
@@ -236,16 +236,15 @@ fn merge_loop_rounds() -> Option<usize> {
 fn timed_merge(
     store: &mut Store,
     workload: &mut Workload,
-    perf: &mut Option<std::fs::File>,
+    perf: &mut Option<PerfControl>,
 ) -> (Duration, usize) {
-    use std::io::Write;
     let (stories, now) = workload.stories();
     store
         .store_fetch("bench", &meta(), None, &stories, policy(), now)
         .unwrap();
     let (batch, _) = workload.copies();
     if let Some(ctl) = perf.as_mut() {
-        ctl.write_all(b"enable\n").unwrap();
+        ctl.send(b"enable\n");
     }
     let started = Instant::now();
     let report = store
@@ -253,9 +252,44 @@ fn timed_merge(
         .unwrap();
     let took = started.elapsed();
     if let Some(ctl) = perf.as_mut() {
-        ctl.write_all(b"disable\n").unwrap();
+        ctl.send(b"disable\n");
     }
     (took, report.merged)
+}
+
+/// ROUNDUP_BENCH_PERF_CTL: the FIFOs of `perf record --control fifo:<ctl>,<ack>`. perf
+/// reads the control FIFO on its own time; without waiting for its acknowledgement, a
+/// profile at 100k held about a fifth of its samples from the untimed work after a
+/// batch (making the next batches).
+struct PerfControl {
+    ctl: std::fs::File,
+    ack: std::fs::File,
+}
+
+impl PerfControl {
+    fn from_env() -> Option<PerfControl> {
+        let var = std::env::var("ROUNDUP_BENCH_PERF_CTL").ok()?;
+        let (ctl, ack) = var
+            .split_once(',')
+            .expect("ROUNDUP_BENCH_PERF_CTL=<ctl fifo>,<ack fifo>");
+        Some(PerfControl {
+            ctl: std::fs::OpenOptions::new().write(true).open(ctl).unwrap(),
+            ack: std::fs::File::open(ack).unwrap(),
+        })
+    }
+
+    /// Sends `command` and waits until perf has carried it out (its "ack" line).
+    fn send(&mut self, command: &[u8]) {
+        use std::io::{Read, Write};
+        self.ctl.write_all(command).unwrap();
+        let mut byte = [0u8; 1];
+        loop {
+            self.ack.read_exact(&mut byte).unwrap();
+            if byte[0] == b'\n' {
+                break;
+            }
+        }
+    }
 }
 
 fn bench(c: &mut Criterion) {
@@ -264,10 +298,7 @@ fn bench(c: &mut Criterion) {
         .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![10_000, 100_000, 1_000_000]);
     let batch_len = batch_size();
-    // ROUNDUP_BENCH_PERF_CTL: a `perf record --control fifo:…` FIFO, enabled around
-    // each timed batch of copies only.
-    let mut perf = std::env::var_os("ROUNDUP_BENCH_PERF_CTL")
-        .map(|path| std::fs::OpenOptions::new().write(true).open(path).unwrap());
+    let mut perf = PerfControl::from_env();
     for n in sizes {
         let dir = tempfile::tempdir().unwrap();
         drop(build(dir.path(), n));
