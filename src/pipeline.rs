@@ -6,7 +6,7 @@
 //! logged in its own span, recorded in its fetch state, and never stops the others.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
@@ -24,28 +24,78 @@ use crate::parse::parse_feed_noted;
 use crate::store::{RedirectSeen, Store, StoreError, StoreReport};
 
 /// The database shared by the tasks of a cycle (and the daemon's). Locked only on
-/// blocking threads. Parsed fetches are queued with `SharedStore::submit`; whoever
-/// holds the store when it is released writes everything queued, up to [`GROUP_MAX`]
-/// fetches per transaction (group commit: one WAL write and one full-text flush for all
-/// of them; a failing feed makes the group fall back to one transaction per feed).
-/// Nobody waits on a thread for the lock to write: a feed queued while another thread
-/// writes is written by that thread.
+/// blocking threads. Parsed fetches are queued with `SharedStore::submit` and written by
+/// one thread of the store's own, up to [`GROUP_MAX`] fetches per transaction (group
+/// commit: one WAL write and one full-text flush for all of them; a failing feed makes
+/// the group fall back to one transaction per feed). A parser never writes: it queues
+/// its feed and is free for the next one.
+///
+/// Feeds are parsed on threads of the store's own too, one per core. Why fixed threads:
+/// on tokio's blocking pool a dozen threads took turns parsing and writing, each with
+/// its own malloc arena, and each arena kept its share of SQLite's page cache, the band
+/// index and parse buffers. The 1 000-feed cold cycle on ~120 KB feeds peaked at
+/// 60.5–63.9 MiB that way, against 54.3–57.9 MiB (BENCHMARKS.md).
 #[derive(Debug, Clone)]
-pub struct SharedStore(Arc<SharedInner>);
+pub struct SharedStore {
+    inner: Arc<SharedInner>,
+    /// Stops the parser and writer threads when the last clone is dropped.
+    _threads: Arc<Threads>,
+}
 
 #[derive(Debug)]
 struct SharedInner {
     store: Mutex<Store>,
-    pending: Mutex<Vec<PendingWrite>>,
-    /// Feeds parsed at once: one per core. Parsing is CPU work; more at once only adds
-    /// parse trees (and allocator arenas) in memory.
-    parsers: Arc<tokio::sync::Semaphore>,
-    /// Feeds parsed (or being parsed) and not yet taken by a writer: at most
+    pending: Mutex<Queue>,
+    /// Signalled when a write is queued or the queue is closed.
+    wake: Condvar,
+    /// Parse jobs for the parser threads (one per core: parsing is CPU work, and more
+    /// at once only adds parse trees and allocator arenas in memory). `None` once the
+    /// threads are stopped.
+    parse_jobs: Mutex<Option<std::sync::mpsc::Sender<ParseJob>>>,
+    /// Feeds parsed (or being parsed) and not yet taken by the writer: at most
     /// [`QUEUE_MAX`]. When the database is the bottleneck (a cold cycle), further
-    /// fetched feeds wait as raw bytes, a third of the size of their parsed items. A
+    /// fetched feeds wait as raw bytes, a third of the size of their parsed items. The
     /// writer gives the places back when it takes a group, so parsing goes on while
     /// the group is written.
     queued: Arc<tokio::sync::Semaphore>,
+}
+
+/// Parsed fetches waiting for the writer.
+#[derive(Debug, Default)]
+struct Queue {
+    writes: Vec<PendingWrite>,
+    /// No more writes will come: the writer writes what is queued and ends.
+    closed: bool,
+}
+
+/// A feed to parse and normalise, then queue for the writer.
+type ParseJob = Box<dyn FnOnce() + Send>;
+
+/// The parser and writer threads. Dropped with the last [`SharedStore`]: stops the
+/// parsers (after the jobs already given), then closes the write queue and waits until
+/// everything queued is written.
+#[derive(Debug)]
+struct Threads {
+    inner: Arc<SharedInner>,
+    parsers: Vec<std::thread::JoinHandle<()>>,
+    writer: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Drop for Threads {
+    fn drop(&mut self) {
+        // Panics in jobs are caught in the thread (`parse_loop`), and one in a write was
+        // already reported to its submitters (their replies were dropped): nothing is
+        // left to do with a join error here.
+        self.inner.parse_jobs().take();
+        for thread in self.parsers.drain(..) {
+            let _ = thread.join();
+        }
+        self.inner.queue().closed = true;
+        self.inner.wake.notify_all();
+        if let Some(thread) = self.writer.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// A parsed fetch waiting for a writer, and where its result goes.
@@ -63,7 +113,7 @@ struct PendingWrite {
     queued: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
-/// Most fetches written in one transaction (bounds how long one writer holds the lock).
+/// Most fetches written in one transaction (bounds how long the writer holds the lock).
 pub const GROUP_MAX: usize = 32;
 
 /// Most feeds parsed ahead of the database writer (see `SharedInner::queued`). Measured
@@ -71,105 +121,140 @@ pub const GROUP_MAX: usize = 32;
 /// 4 MiB more peak memory, unbounded peaked at up to 66 MiB.
 pub const QUEUE_MAX: usize = 12;
 
-/// The locked store. Releasing it writes the fetches queued meanwhile.
-#[derive(Debug)]
-pub struct StoreGuard<'a> {
-    guard: Option<std::sync::MutexGuard<'a, Store>>,
-    shared: &'a SharedStore,
-}
-
-impl std::ops::Deref for StoreGuard<'_> {
-    type Target = Store;
-    fn deref(&self) -> &Store {
-        // Some until drop.
-        self.guard.as_deref().unwrap_or_else(|| unreachable!())
-    }
-}
-
-impl std::ops::DerefMut for StoreGuard<'_> {
-    fn deref_mut(&mut self) -> &mut Store {
-        self.guard.as_deref_mut().unwrap_or_else(|| unreachable!())
-    }
-}
-
-impl Drop for StoreGuard<'_> {
-    fn drop(&mut self) {
-        if self.guard.take().is_some() {
-            self.shared.drain();
-        }
-    }
-}
-
 impl SharedStore {
-    /// Shares `store`.
-    pub fn new(store: Store) -> SharedStore {
-        SharedStore(Arc::new(SharedInner {
+    /// Shares `store`, and starts its parser and writer threads.
+    ///
+    /// # Errors
+    /// [`StoreError::Task`] when a thread cannot be started.
+    pub fn new(store: Store) -> Result<SharedStore, StoreError> {
+        let (jobs, job_queue) = std::sync::mpsc::channel::<ParseJob>();
+        let inner = Arc::new(SharedInner {
             store: Mutex::new(store),
-            pending: Mutex::new(Vec::new()),
-            parsers: Arc::new(tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(2, std::num::NonZero::get),
-            )),
+            pending: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
+            parse_jobs: Mutex::new(Some(jobs)),
             queued: Arc::new(tokio::sync::Semaphore::new(QUEUE_MAX)),
-        }))
+        });
+        // Built first, so that an error below stops the threads already started.
+        let mut threads = Threads {
+            inner: Arc::clone(&inner),
+            parsers: Vec::new(),
+            writer: None,
+        };
+        let failed = |e: std::io::Error| StoreError::Task(format!("cannot start a thread: {e}"));
+        let writes = Arc::clone(&inner);
+        threads.writer = Some(
+            std::thread::Builder::new()
+                .name("roundup-writer".to_owned())
+                .spawn(move || writes.write_queued())
+                .map_err(failed)?,
+        );
+        let job_queue = Arc::new(Mutex::new(job_queue));
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        for _ in 0..cores {
+            let job_queue = Arc::clone(&job_queue);
+            threads.parsers.push(
+                std::thread::Builder::new()
+                    .name("roundup-parser".to_owned())
+                    .spawn(move || parse_loop(&job_queue))
+                    .map_err(failed)?,
+            );
+        }
+        Ok(SharedStore {
+            _threads: Arc::new(threads),
+            inner,
+        })
     }
 
     /// Locks the store (blocking; call from blocking threads only). A lock poisoned by
     /// a panic is taken anyway: every write is a transaction, so the store is consistent.
-    pub fn lock(&self) -> StoreGuard<'_> {
-        StoreGuard {
-            guard: Some(
-                self.0
-                    .store
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner),
-            ),
-            shared: self,
+    pub fn lock(&self) -> MutexGuard<'_, Store> {
+        self.inner.lock()
+    }
+
+    /// Runs `job` on a parser thread; the receiver gets its result, or an error when the
+    /// job panicked or the threads are stopped.
+    fn parse<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + 'static,
+    ) -> tokio::sync::oneshot::Receiver<T> {
+        let (reply, result) = tokio::sync::oneshot::channel();
+        if let Some(jobs) = self.inner.parse_jobs().as_ref() {
+            // A send fails only when every parser thread is gone; `result` then says so.
+            let _ = jobs.send(Box::new(move || {
+                let _ = reply.send(job());
+            }));
         }
+        result
     }
+}
 
-    /// Queues a parsed fetch and writes the queue if the store is free (blocking).
-    fn submit(&self, write: PendingWrite) {
-        self.pending().push(write);
-        self.drain();
-    }
-
-    /// Writes queued fetches while the store is free. The queue is checked again after
-    /// releasing the store, so a fetch queued by a thread that found the store busy is
-    /// never left behind.
-    fn drain(&self) {
-        loop {
-            let mut store = match self.0.store.try_lock() {
-                Ok(guard) => guard,
-                Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
-                Err(std::sync::TryLockError::WouldBlock) => return,
-            };
-            loop {
-                let mut batch: Vec<PendingWrite> = {
-                    let mut pending = self.pending();
-                    let n = pending.len().min(GROUP_MAX);
-                    pending.drain(..n).collect()
-                };
-                // More feeds may be parsed while these are written.
-                for p in &mut batch {
-                    p.queued = None;
-                }
-                let Some(policy) = batch.first().map(|p| p.policy) else {
-                    break;
-                };
-                write_batch(&mut store, batch, policy);
-            }
-            drop(store);
-            if self.pending().is_empty() {
-                return;
-            }
-        }
-    }
-
-    fn pending(&self) -> std::sync::MutexGuard<'_, Vec<PendingWrite>> {
-        self.0
-            .pending
+/// A parser thread: runs jobs until the sender is dropped. A job that panics drops its
+/// reply (its caller sees the failure) and the thread goes on.
+fn parse_loop(jobs: &Mutex<std::sync::mpsc::Receiver<ParseJob>>) {
+    loop {
+        let job = match jobs
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .recv()
+        {
+            Ok(job) => job,
+            Err(_) => return,
+        };
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+    }
+}
+
+impl SharedInner {
+    fn lock(&self) -> MutexGuard<'_, Store> {
+        self.store
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Queues a parsed fetch for the writer thread (never blocks on the store).
+    fn submit(&self, write: PendingWrite) {
+        self.queue().writes.push(write);
+        self.wake.notify_one();
+    }
+
+    fn parse_jobs(&self) -> MutexGuard<'_, Option<std::sync::mpsc::Sender<ParseJob>>> {
+        self.parse_jobs
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The writer thread: takes up to [`GROUP_MAX`] queued fetches at a time and writes
+    /// them in one transaction, until the queue is closed and empty.
+    fn write_queued(&self) {
+        loop {
+            let mut batch: Vec<PendingWrite> = {
+                let mut queue = self.queue();
+                while queue.writes.is_empty() && !queue.closed {
+                    queue = self
+                        .wake
+                        .wait(queue)
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                }
+                let n = queue.writes.len().min(GROUP_MAX);
+                queue.writes.drain(..n).collect()
+            };
+            // More feeds may be parsed while these are written.
+            for p in &mut batch {
+                p.queued = None;
+            }
+            let Some(policy) = batch.first().map(|p| p.policy) else {
+                // Closed, and nothing left.
+                return;
+            };
+            write_batch(&mut self.lock(), batch, policy);
+        }
     }
 }
 
@@ -532,15 +617,18 @@ async fn ingest(
     let (store, policy) = (deps.store, deps.policy);
     let id = source.id.clone();
     let url = source.url.clone();
-    let shared = store.clone();
-    // The semaphores are never closed, so acquiring cannot fail.
-    let queued = Arc::clone(&store.0.queued).acquire_owned().await.ok();
-    let permit = Arc::clone(&store.0.parsers).acquire_owned().await.ok();
-    let joined = tokio::task::spawn_blocking(move || {
-        let now = Utc::now();
-        let meta = fetched.meta;
-        let feed =
-            match parse_feed_noted(&fetched.body, &meta.final_url, meta.content_type.as_deref()) {
+    let shared = Arc::clone(&store.inner);
+    // The semaphore is never closed, so acquiring cannot fail.
+    let queued = Arc::clone(&store.inner.queued).acquire_owned().await.ok();
+    let joined = store
+        .parse(move || {
+            let now = Utc::now();
+            let meta = fetched.meta;
+            let feed = match parse_feed_noted(
+                &fetched.body,
+                &meta.final_url,
+                meta.content_type.as_deref(),
+            ) {
                 Ok(parsed) => {
                     if parsed.cut_off {
                         tracing::warn!(
@@ -553,43 +641,42 @@ async fn ingest(
                 }
                 Err(e) => return Err((Some(meta.status), e.to_string())),
             };
-        let FeedItems {
-            items,
-            fingerprints,
-            unchanged,
-        } = normalize_changed(&feed, &url, now, &known);
-        drop(permit);
-        let redirect = with_redirect_of(redirect, &meta);
-        let status = meta.status;
-        let min_interval = retry::min_interval(feed.ttl, meta.max_age);
-        let parsed = ParsedBody {
-            hash,
-            ttl: feed.ttl,
-            entries: fingerprints,
-        };
-        drop(feed);
-        let (reply, result) = tokio::sync::oneshot::channel();
-        shared.submit(PendingWrite {
-            source_id: id,
-            meta,
-            redirect,
-            items,
-            now,
-            policy,
-            parsed,
-            reply,
-            queued,
-        });
-        Ok((status, min_interval, unchanged, result))
-    })
-    .await;
+            let FeedItems {
+                items,
+                fingerprints,
+                unchanged,
+            } = normalize_changed(&feed, &url, now, &known);
+            let redirect = with_redirect_of(redirect, &meta);
+            let status = meta.status;
+            let min_interval = retry::min_interval(feed.ttl, meta.max_age);
+            let parsed = ParsedBody {
+                hash,
+                ttl: feed.ttl,
+                entries: fingerprints,
+            };
+            drop(feed);
+            let (reply, result) = tokio::sync::oneshot::channel();
+            shared.submit(PendingWrite {
+                source_id: id,
+                meta,
+                redirect,
+                items,
+                now,
+                policy,
+                parsed,
+                reply,
+                queued,
+            });
+            Ok((status, min_interval, unchanged, result))
+        })
+        .await;
     let (status, min_interval, skipped, result) = match joined {
         Ok(Ok(parsed)) => parsed,
         Ok(Err((status, error))) => {
             return record_failure(source, status, error, None, store).await;
         }
-        Err(e) => {
-            let error = format!("parser task failed: {e}");
+        Err(_) => {
+            let error = "the parser failed (it panicked: a bug, please report it)".to_owned();
             return record_failure(source, None, error, None, store).await;
         }
     };
@@ -660,5 +747,98 @@ fn log_outcome(outcome: &SourceOutcome, started: Instant) {
         SourceOutcome::Deferred { until } => info!(%until, "deferred: Retry-After still in force"),
         SourceOutcome::Cancelled => info!(elapsed_ms, "cancelled by shutdown"),
         SourceOutcome::StoreFailed(error) => warn!(elapsed_ms, "storage failed: {error}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(n: u32) -> crate::model::Item {
+        let (title, text) = (
+            format!("Story {n} headline"),
+            format!("body of story {n} with words of its own {}", n * 7),
+        );
+        crate::model::Item {
+            entry_key: format!("e{n}"),
+            title: title.clone(),
+            link: Some(format!("https://a.example/{n}")),
+            canonical_url: Some(format!("https://a.example/{n}")),
+            published: None,
+            updated: None,
+            summary: text.clone(),
+            text_fingerprint: crate::dedup::text_fingerprint(&title, &text),
+            content_hash: format!("h{n}"),
+            shingles: crate::dedup::entry_shingles(&title, &text),
+            bands: crate::dedup::entry_bands(&title, &text),
+        }
+    }
+
+    #[test]
+    fn a_panicking_parse_fails_its_own_feed_and_the_parsers_go_on() {
+        let shared = SharedStore::new(Store::open_in_memory().unwrap()).unwrap();
+        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        // More panics than parser threads: a thread that died with its job would leave
+        // none for the feeds after.
+        for _ in 0..=cores {
+            let failed = shared
+                .parse(|| -> u32 { panic!("a parser bug (expected by this test)") })
+                .blocking_recv();
+            assert!(failed.is_err(), "a panicked parse must not give a result");
+        }
+        assert_eq!(shared.parse(|| 7).blocking_recv().ok(), Some(7));
+    }
+
+    #[test]
+    fn writes_queued_when_the_last_handle_is_dropped_are_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("roundup.db");
+        let mut store = Store::open(&path).unwrap();
+        let config = crate::config::parse_str(
+            "[[sources]]\nid = \"a\"\nurl = \"https://a.example/feed\"\n",
+            std::path::Path::new("/t/roundup.toml"),
+        )
+        .unwrap();
+        store.sync_sources(&config.sources, Utc::now()).unwrap();
+        let shared = SharedStore::new(store).unwrap();
+        let meta = crate::fetch::ResponseMeta {
+            status: 200,
+            etag: None,
+            last_modified: None,
+            content_type: None,
+            final_url: url::Url::parse("https://a.example/feed").unwrap(),
+            max_age: None,
+            permanent_redirect: None,
+        };
+        let mut results = Vec::new();
+        {
+            // The writer waits for the store while these are queued.
+            let _held = shared.lock();
+            for n in 0..3 {
+                let (reply, result) = tokio::sync::oneshot::channel();
+                shared.inner.submit(PendingWrite {
+                    source_id: "a".to_owned(),
+                    meta: meta.clone(),
+                    redirect: None,
+                    items: vec![item(n)],
+                    now: Utc::now(),
+                    policy: config.dedup.policy(),
+                    parsed: ParsedBody {
+                        hash: [n as u8; 32],
+                        ttl: None,
+                        entries: Vec::new(),
+                    },
+                    reply,
+                    queued: None,
+                });
+                results.push(result);
+            }
+        }
+        drop(shared);
+        for result in results {
+            let report = result.blocking_recv().unwrap().unwrap();
+            assert_eq!(report.new, 1);
+        }
+        assert_eq!(Store::open(&path).unwrap().entry_count("a").unwrap(), 3);
     }
 }

@@ -281,7 +281,7 @@ async fn email_digest_arrives_with_both_parts_and_failed_sends_are_retried() {
         )
     };
     let config_down = config(dir.path(), &email(closed));
-    let store = roundup::pipeline::SharedStore::new(fixture_store(&config_down));
+    let store = roundup::pipeline::SharedStore::new(fixture_store(&config_down)).unwrap();
     let mut d = fixture_digest(&config_down, &store.lock());
     let sent = digest::email::deliver(config_down.digest.email.as_ref().unwrap(), &store, &d).await;
     assert_eq!(sent, 0);
@@ -334,7 +334,7 @@ async fn a_quiet_day_is_not_mailed_but_a_failing_source_is() {
             "[digest.email]\nhost = \"127.0.0.1\"\nport = {port}\nsecurity = \"none\"\nfrom = \"roundup <digest@example.org>\"\nto = [\"reader@example.org\"]\n"
         ),
     );
-    let store = roundup::pipeline::SharedStore::new(fixture_store(&config));
+    let store = roundup::pipeline::SharedStore::new(fixture_store(&config)).unwrap();
     // A month after the fixtures were fetched: nothing new, every source healthy.
     let later = fetched_at() + chrono::Duration::days(30);
     let window = Window::ending(

@@ -286,7 +286,7 @@ async fn cycle(config: &Config, only: &[String]) -> anyhow::Result<RefreshReport
         })
         .cloned()
         .collect();
-    let store = SharedStore::new(open_store(config)?);
+    let store = SharedStore::new(open_store(config)?)?;
     let fetcher = Fetcher::new(&config.fetch).context("cannot build the HTTP client")?;
     Ok(pipeline::refresh_all(config, &sources, &store, &fetcher).await?)
 }
@@ -396,7 +396,7 @@ async fn run_once(config: &Config) -> anyhow::Result<Exit> {
         say(&format!("wrote {}", path.display()))?;
     }
     if let Some(email) = &config.digest.email {
-        let shared = SharedStore::new(store);
+        let shared = SharedStore::new(store)?;
         let sent = digest::email::deliver(email, &shared, &built).await;
         if !built.worth_mailing() {
             say("no stories and no failing source: the digest is not mailed")?;

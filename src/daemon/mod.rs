@@ -342,7 +342,7 @@ pub async fn run_with(
         .into_iter()
         .filter_map(|s| Some((s.id, s.next_fetch_at?)))
         .collect();
-    let store = SharedStore::new(store);
+    let store = SharedStore::new(store)?;
     let runner = Arc::new(PipelineRunner::new(config.clone(), store)?);
     let (reload_tx, reload_rx) = mpsc::channel(1);
     let path = config.path.clone();

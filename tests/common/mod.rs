@@ -89,7 +89,7 @@ impl Harness {
         let dir = tempfile::tempdir().unwrap();
         let path = write_config(dir.path(), fetch_extra, sources);
         let config = config::load(&path).unwrap();
-        let store = SharedStore::new(Store::open(&config.database).unwrap());
+        let store = SharedStore::new(Store::open(&config.database).unwrap()).unwrap();
         let fetcher = Fetcher::new(&config.fetch).unwrap();
         Harness {
             dir,
