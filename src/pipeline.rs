@@ -146,7 +146,7 @@ impl SharedStore {
         threads.writer = Some(
             std::thread::Builder::new()
                 .name("roundup-writer".to_owned())
-                .spawn(move || writes.write_queued())
+                .spawn(move || writes.write_queued(write_batch))
                 .map_err(failed)?,
         );
         let job_queue = Arc::new(Mutex::new(job_queue));
@@ -231,8 +231,11 @@ impl SharedInner {
     }
 
     /// The writer thread: takes up to [`GROUP_MAX`] queued fetches at a time and writes
-    /// them in one transaction, until the queue is closed and empty.
-    fn write_queued(&self) {
+    /// them in one transaction with `write` ([`write_batch`]), until the queue is closed
+    /// and empty. A write that panics drops its group's replies (each submitter sees
+    /// "the write was dropped"), and the thread goes on with the next group: were it to
+    /// end, every later submitter would wait for ever.
+    fn write_queued(&self, write: fn(&mut Store, Vec<PendingWrite>, MatchPolicy)) {
         loop {
             let mut batch: Vec<PendingWrite> = {
                 let mut queue = self.queue();
@@ -253,7 +256,10 @@ impl SharedInner {
                 // Closed, and nothing left.
                 return;
             };
-            write_batch(&mut self.lock(), batch, policy);
+            let mut store = self.lock();
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                write(&mut store, batch, policy);
+            }));
         }
     }
 }
@@ -790,6 +796,73 @@ mod tests {
     }
 
     #[test]
+    fn a_panicking_write_fails_its_own_group_and_the_writer_goes_on() {
+        let inner = Arc::new(SharedInner {
+            store: Mutex::new(Store::open_in_memory().unwrap()),
+            pending: Mutex::new(Queue::default()),
+            wake: Condvar::new(),
+            parse_jobs: Mutex::new(None),
+            queued: Arc::new(tokio::sync::Semaphore::new(QUEUE_MAX)),
+        });
+        let writes = Arc::clone(&inner);
+        let writer = std::thread::spawn(move || {
+            writes.write_queued(|_, _, _| panic!("a store bug (expected by this test)"));
+        });
+        let config = crate::config::parse_str(
+            "[[sources]]\nid = \"a\"\nurl = \"https://a.example/feed\"\n",
+            std::path::Path::new("/t/roundup.toml"),
+        )
+        .unwrap();
+        let meta =
+            crate::fetch::ResponseMeta::local(&url::Url::parse("https://a.example/feed").unwrap());
+        let (first, first_result) = pending_write(&meta, 0, config.dedup.policy());
+        inner.submit(first);
+        assert!(first_result.blocking_recv().is_err());
+        // Queued after the first write panicked: a writer that ended with it would
+        // leave this one waiting for ever.
+        let (second, second_result) = pending_write(&meta, 1, config.dedup.policy());
+        inner.submit(second);
+        inner.queue().closed = true;
+        inner.wake.notify_all();
+        assert!(
+            writer.join().is_ok(),
+            "the writer thread must outlive a write's panic"
+        );
+        assert!(
+            inner.queue().writes.is_empty(),
+            "the second write was taken"
+        );
+        assert!(second_result.blocking_recv().is_err());
+    }
+
+    fn pending_write(
+        meta: &crate::fetch::ResponseMeta,
+        n: u32,
+        policy: MatchPolicy,
+    ) -> (
+        PendingWrite,
+        tokio::sync::oneshot::Receiver<Result<StoreReport, StoreError>>,
+    ) {
+        let (reply, result) = tokio::sync::oneshot::channel();
+        let write = PendingWrite {
+            source_id: "a".to_owned(),
+            meta: meta.clone(),
+            redirect: None,
+            items: vec![item(n)],
+            now: Utc::now(),
+            policy,
+            parsed: ParsedBody {
+                hash: [n as u8; 32],
+                ttl: None,
+                entries: Vec::new(),
+            },
+            reply,
+            queued: None,
+        };
+        (write, result)
+    }
+
+    #[test]
     fn writes_queued_when_the_last_handle_is_dropped_are_written() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("roundup.db");
@@ -801,36 +874,15 @@ mod tests {
         .unwrap();
         store.sync_sources(&config.sources, Utc::now()).unwrap();
         let shared = SharedStore::new(store).unwrap();
-        let meta = crate::fetch::ResponseMeta {
-            status: 200,
-            etag: None,
-            last_modified: None,
-            content_type: None,
-            final_url: url::Url::parse("https://a.example/feed").unwrap(),
-            max_age: None,
-            permanent_redirect: None,
-        };
+        let meta =
+            crate::fetch::ResponseMeta::local(&url::Url::parse("https://a.example/feed").unwrap());
         let mut results = Vec::new();
         {
             // The writer waits for the store while these are queued.
             let _held = shared.lock();
             for n in 0..3 {
-                let (reply, result) = tokio::sync::oneshot::channel();
-                shared.inner.submit(PendingWrite {
-                    source_id: "a".to_owned(),
-                    meta: meta.clone(),
-                    redirect: None,
-                    items: vec![item(n)],
-                    now: Utc::now(),
-                    policy: config.dedup.policy(),
-                    parsed: ParsedBody {
-                        hash: [n as u8; 32],
-                        ttl: None,
-                        entries: Vec::new(),
-                    },
-                    reply,
-                    queued: None,
-                });
+                let (write, result) = pending_write(&meta, n, config.dedup.policy());
+                shared.inner.submit(write);
                 results.push(result);
             }
         }

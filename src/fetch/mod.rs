@@ -64,7 +64,9 @@ pub struct ResponseMeta {
 }
 
 impl ResponseMeta {
-    fn local(url: &Url) -> ResponseMeta {
+    /// A 200 answer from `url` with no validators or caching headers (a `file://` read,
+    /// and tests).
+    pub(crate) fn local(url: &Url) -> ResponseMeta {
         ResponseMeta {
             status: 200,
             etag: None,

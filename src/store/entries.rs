@@ -141,28 +141,24 @@ impl Store {
         let prune = self
             .last_prune
             .is_none_or(|t| now - t >= chrono::Duration::hours(1) || now < t);
-        let written = write_transaction(
+        // The band cache is put back only when the transaction commits: after an error
+        // or a panic it may hold keys of the rolled-back transaction, and the next write
+        // loads it again from the database.
+        let mut bands = self.bands.take();
+        let reports = write_transaction(
             &mut self.conn,
-            &mut self.bands,
+            &mut bands,
             writes,
             policy,
             earliest,
             prune,
-        );
-        match written {
-            Ok(reports) => {
-                if prune {
-                    self.last_prune = Some(now);
-                }
-                self.wrote();
-                Ok(reports)
-            }
-            Err(e) => {
-                // The band cache may hold keys of the rolled-back transaction.
-                self.bands = None;
-                Err(e)
-            }
+        )?;
+        self.bands = bands;
+        if prune {
+            self.last_prune = Some(now);
         }
+        self.wrote();
+        Ok(reports)
     }
 
     /// Every entry of every story first seen in `[start, end)`, grouped by story and
@@ -1188,15 +1184,7 @@ mod tests {
     }
 
     fn meta() -> ResponseMeta {
-        ResponseMeta {
-            status: 200,
-            etag: None,
-            last_modified: None,
-            content_type: None,
-            final_url: url::Url::parse("https://a.example/feed").unwrap(),
-            max_age: None,
-            permanent_redirect: None,
-        }
+        ResponseMeta::local(&url::Url::parse("https://a.example/feed").unwrap())
     }
 
     fn store_with_source() -> (Store, MatchPolicy, impl Fn(&mut Store, Item)) {
