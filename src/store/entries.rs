@@ -145,14 +145,8 @@ impl Store {
         // or a panic it may hold keys of the rolled-back transaction, and the next write
         // loads it again from the database.
         let mut bands = self.bands.take();
-        let reports = write_transaction(
-            &mut self.conn,
-            &mut bands,
-            writes,
-            policy,
-            earliest,
-            prune,
-        )?;
+        let reports =
+            write_transaction(&mut self.conn, &mut bands, writes, policy, earliest, prune)?;
         self.bands = bands;
         if prune {
             self.last_prune = Some(now);
