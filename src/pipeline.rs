@@ -60,13 +60,27 @@ struct SharedInner {
     queued: Arc<tokio::sync::Semaphore>,
 }
 
-/// Parsed fetches waiting for the writer.
-#[derive(Debug, Default)]
+/// Parsed fetches and store jobs waiting for the writer.
+#[derive(Default)]
 struct Queue {
     writes: Vec<PendingWrite>,
+    jobs: Vec<StoreJob>,
     /// No more writes will come: the writer writes what is queued and ends.
     closed: bool,
 }
+
+impl std::fmt::Debug for Queue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queue")
+            .field("writes", &self.writes)
+            .field("jobs", &self.jobs.len())
+            .field("closed", &self.closed)
+            .finish()
+    }
+}
+
+/// Other store work for the writer thread ([`with_store`]). A job sends its own result.
+type StoreJob = Box<dyn FnOnce(&mut Store) + Send>;
 
 /// A feed to parse and normalise, then queue for the writer.
 type ParseJob = Box<dyn FnOnce() + Send>;
@@ -237,24 +251,40 @@ impl SharedInner {
     /// end, every later submitter would wait for ever.
     fn write_queued(&self, write: fn(&mut Store, Vec<PendingWrite>, MatchPolicy)) {
         loop {
-            let mut batch: Vec<PendingWrite> = {
+            let (mut batch, jobs, closed): (Vec<PendingWrite>, Vec<StoreJob>, bool) = {
                 let mut queue = self.queue();
-                while queue.writes.is_empty() && !queue.closed {
+                while queue.writes.is_empty() && queue.jobs.is_empty() && !queue.closed {
                     queue = self
                         .wake
                         .wait(queue)
                         .unwrap_or_else(std::sync::PoisonError::into_inner);
                 }
                 let n = queue.writes.len().min(GROUP_MAX);
-                queue.writes.drain(..n).collect()
+                (
+                    queue.writes.drain(..n).collect(),
+                    std::mem::take(&mut queue.jobs),
+                    queue.closed,
+                )
             };
+            let finished = closed && batch.is_empty() && jobs.is_empty();
+            if !jobs.is_empty() {
+                let mut store = self.lock();
+                for job in jobs {
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        job(&mut store);
+                    }));
+                }
+            }
             // More feeds may be parsed while these are written.
             for p in &mut batch {
                 p.queued = None;
             }
-            let Some(policy) = batch.first().map(|p| p.policy) else {
+            if finished {
                 // Closed, and nothing left.
                 return;
+            }
+            let Some(policy) = batch.first().map(|p| p.policy) else {
+                continue;
             };
             let mut store = self.lock();
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -380,19 +410,32 @@ impl RefreshReport {
     }
 }
 
-/// Runs a closure on the store from a blocking thread.
+/// Runs a closure on the store, on its writer thread (between two groups of fetches).
+/// A cycle's bookkeeping (a 304, a body parsed before, a failure: one short
+/// transaction each) once ran on tokio's blocking pool, one thread per answer waiting
+/// for the store's lock; on the writer thread the 1 000-feed warm cycle takes 0.05 s of
+/// wall time instead of 0.07, and the 10 000-feed one 0.39 s instead of 0.55–0.67
+/// (BENCHMARKS.md).
 ///
 /// # Errors
-/// The closure's error, or [`StoreError`] when the blocking task could not run.
+/// The closure's error, or [`StoreError::Task`] when it panicked.
 pub async fn with_store<T, F>(store: &SharedStore, f: F) -> Result<T, StoreError>
 where
     T: Send + 'static,
     F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
 {
-    let store = store.clone();
-    tokio::task::spawn_blocking(move || f(&mut store.lock()))
+    let (reply, result) = tokio::sync::oneshot::channel();
+    store
+        .inner
+        .queue()
+        .jobs
+        .push(Box::new(move |s: &mut Store| {
+            let _ = reply.send(f(s));
+        }));
+    store.inner.wake.notify_one();
+    result
         .await
-        .map_err(|e| StoreError::Task(e.to_string()))?
+        .map_err(|_| StoreError::Task("the store task failed (it panicked: a bug)".to_owned()))?
 }
 
 /// Per-host request limits (`fetch.per_host`), shared by every fetch.
@@ -860,6 +903,21 @@ mod tests {
             queued: None,
         };
         (write, result)
+    }
+
+    #[tokio::test]
+    async fn a_panicking_store_job_fails_its_caller_and_the_writer_goes_on() {
+        let shared = SharedStore::new(Store::open_in_memory().unwrap()).unwrap();
+        let failed = with_store(&shared, |_| -> Result<(), StoreError> {
+            panic!("a store bug (expected by this test)")
+        })
+        .await;
+        assert!(matches!(failed, Err(StoreError::Task(_))));
+        let counted =
+            tokio::time::timeout(Duration::from_secs(10), with_store(&shared, |s| s.counts()))
+                .await
+                .expect("the writer thread must outlive a job's panic");
+        assert_eq!(counted.unwrap(), (0, 0));
     }
 
     #[test]

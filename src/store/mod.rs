@@ -1,8 +1,9 @@
 //! Storage: SQLite through rusqlite. The only module that contains SQL.
 //!
 //! [`Store`] owns one connection in WAL mode with a busy timeout, so CLI commands can read
-//! (and write) while the daemon runs. rusqlite blocks: async callers use it from
-//! `spawn_blocking` and never hold its lock across an `.await`.
+//! (and write) while the daemon runs. rusqlite blocks: async callers use it from a
+//! thread that may block (the pipeline's writer thread through `pipeline::with_store`,
+//! or `spawn_blocking`) and never hold its lock across an `.await`.
 
 mod bands;
 mod checkpoint;
