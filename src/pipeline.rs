@@ -24,11 +24,12 @@ use crate::parse::parse_feed_noted;
 use crate::store::{RedirectSeen, Store, StoreError, StoreReport};
 
 /// The database shared by the tasks of a cycle (and the daemon's). Locked only on
-/// blocking threads. Parsed fetches are queued with `SharedStore::submit` and written by
-/// one thread of the store's own, up to [`GROUP_MAX`] fetches per transaction (group
-/// commit: one WAL write and one full-text flush for all of them; a failing feed makes
-/// the group fall back to one transaction per feed). A parser never writes: it queues
-/// its feed and is free for the next one.
+/// threads that may block. Parsed fetches are queued and written by one thread of the
+/// store's own, up to [`GROUP_MAX`] fetches per transaction (group commit: one WAL
+/// write and one full-text flush for all of them; a failing feed makes the group fall
+/// back to one transaction per feed), and [`with_store`] closures run on that thread
+/// between two groups. A parser never writes: it queues its feed and is free for the
+/// next one.
 ///
 /// Feeds are parsed on threads of the store's own too, one per core. Why fixed threads:
 /// on tokio's blocking pool a dozen threads took turns parsing and writing, each with
@@ -232,6 +233,12 @@ impl SharedInner {
         self.wake.notify_one();
     }
 
+    /// Queues a [`with_store`] closure for the writer thread.
+    fn submit_job(&self, job: StoreJob) {
+        self.queue().jobs.push(job);
+        self.wake.notify_one();
+    }
+
     fn parse_jobs(&self) -> MutexGuard<'_, Option<std::sync::mpsc::Sender<ParseJob>>> {
         self.parse_jobs
             .lock()
@@ -244,11 +251,12 @@ impl SharedInner {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The writer thread: takes up to [`GROUP_MAX`] queued fetches at a time and writes
-    /// them in one transaction with `write` ([`write_batch`]), until the queue is closed
-    /// and empty. A write that panics drops its group's replies (each submitter sees
-    /// "the write was dropped"), and the thread goes on with the next group: were it to
-    /// end, every later submitter would wait for ever.
+    /// The writer thread: runs the queued [`with_store`] closures, then takes up to
+    /// [`GROUP_MAX`] queued fetches and writes them in one transaction with `write`
+    /// ([`write_batch`]), until the queue is closed and empty. A closure or a write that
+    /// panics fails its own callers (a closure's caller gets [`StoreError::Task`], a
+    /// group's submitters "the write was dropped"), and the thread goes on: were it to
+    /// end, every later caller would wait for ever.
     fn write_queued(&self, write: fn(&mut Store, Vec<PendingWrite>, MatchPolicy)) {
         loop {
             let (mut batch, jobs, closed): (Vec<PendingWrite>, Vec<StoreJob>, bool) = {
@@ -425,14 +433,9 @@ where
     F: FnOnce(&mut Store) -> Result<T, StoreError> + Send + 'static,
 {
     let (reply, result) = tokio::sync::oneshot::channel();
-    store
-        .inner
-        .queue()
-        .jobs
-        .push(Box::new(move |s: &mut Store| {
-            let _ = reply.send(f(s));
-        }));
-    store.inner.wake.notify_one();
+    store.inner.submit_job(Box::new(move |s: &mut Store| {
+        let _ = reply.send(f(s));
+    }));
     result
         .await
         .map_err(|_| StoreError::Task("the store task failed (it panicked: a bug)".to_owned()))?
