@@ -495,11 +495,11 @@ pub struct Deps<'a> {
 /// in the report instead.
 pub async fn refresh_all(
     config: &Config,
-    sources: &[Source],
+    sources: &[&Source],
     store: &SharedStore,
     fetcher: &Fetcher,
 ) -> Result<RefreshReport, StoreError> {
-    let all = config.sources.clone();
+    let all = Arc::clone(&config.sources);
     let now = Utc::now();
     let states = with_store(store, move |s| {
         s.sync_sources(&all, now)?;
@@ -515,9 +515,11 @@ pub async fn refresh_all(
         policy: config.dedup.policy(),
         cancel: &never,
     };
-    let mut reports: Vec<SourceReport> = futures_util::stream::iter(sources)
+    // Each state is moved out to its refresh (and freed with it), not copied.
+    let mut states = states;
+    let mut reports: Vec<SourceReport> = futures_util::stream::iter(sources.iter().copied())
         .map(|source| {
-            let state = states.get(&source.id).cloned().unwrap_or_default();
+            let state = states.remove(&source.id).unwrap_or_default();
             refresh_source(source, state, deps)
         })
         .buffer_unordered(config.fetch.concurrency)

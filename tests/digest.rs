@@ -43,7 +43,7 @@ fn config(dir: &Path, extra: &str) -> Config {
 fn fixture_store(config: &Config) -> Store {
     let mut store = Store::open(&config.database).unwrap();
     store.sync_sources(&config.sources, fetched_at()).unwrap();
-    for source in &config.sources {
+    for source in config.sources.iter() {
         let body = std::fs::read(source.url.to_file_path().unwrap()).unwrap();
         let feed = roundup::parse::parse_feed(&body, &source.url).unwrap();
         let items = roundup::normalize::normalize_feed(&feed, &source.url, fetched_at());

@@ -559,8 +559,8 @@ fn opml_export_then_import_into_an_empty_config_gives_the_same_sources() {
         let mut p: Vec<(String, Option<String>)> = roundup::config::load(path)
             .unwrap()
             .sources
-            .into_iter()
-            .map(|s| (s.id, s.proxy.map(String::from)))
+            .iter()
+            .map(|s| (s.id.clone(), s.proxy.as_ref().map(ToString::to_string)))
             .collect();
         p.sort();
         p

@@ -246,7 +246,7 @@ fn check(config: &Config) -> anyhow::Result<Exit> {
         config.database.display()
     ))?;
     let w = id_width(config.sources.iter().map(|s| s.id.as_str()));
-    for s in &config.sources {
+    for s in config.sources.iter() {
         let schedule = config.schedule_for(s);
         let next = match (s.enabled, schedule.next_after(now, tz)) {
             (false, _) => "disabled".to_owned(),
@@ -284,7 +284,6 @@ async fn cycle(config: &Config, only: &[String]) -> anyhow::Result<RefreshReport
                 only.contains(&s.id)
             }
         })
-        .cloned()
         .collect();
     let store = SharedStore::new(open_store(config)?)?;
     let fetcher = Fetcher::new(&config.fetch).context("cannot build the HTTP client")?;
@@ -494,7 +493,7 @@ fn status_rows(config: &Config, store: &Store) -> anyhow::Result<Vec<StatusRow>>
     let now = Utc::now();
     let mut stored = store.source_statuses()?;
     let mut rows = Vec::new();
-    for c in &config.sources {
+    for c in config.sources.iter() {
         let s = stored
             .iter()
             .position(|s| s.id == c.id)

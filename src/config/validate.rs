@@ -157,7 +157,11 @@ impl Validator<'_> {
             fetch: fetch?,
             digest: digest?,
             dedup: dedup?,
-            sources: if sources_ok { sources } else { return None },
+            sources: if sources_ok {
+                sources.into()
+            } else {
+                return None;
+            },
         })
     }
 

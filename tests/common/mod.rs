@@ -100,7 +100,7 @@ impl Harness {
     }
 
     pub async fn cycle(&self) -> RefreshReport {
-        let sources: Vec<_> = self.config.enabled_sources().cloned().collect();
+        let sources: Vec<_> = self.config.enabled_sources().collect();
         pipeline::refresh_all(&self.config, &sources, &self.store, &self.fetcher)
             .await
             .unwrap()
